@@ -1,0 +1,83 @@
+"""Plane-by-plane preparation, so a DBT series never needs more than one prepared plane in memory.
+
+A plane is normalised on its breast tissue (the same preparation as training), cut to the ROI, resampled
+to the training spacing if needed and padded to at least one tile. The branch-selection candidates (the
+tiles with the most tissue, then the most texture) are collected across the whole series in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from MLNNetLib.inference.resample import resize_stack
+from MLNNetLib.inference.tiling import box_counts, pad_to
+from MLNNetLib.preprocess import prepare_image
+
+
+@dataclass
+class Plane:
+    work: np.ndarray  # (1, H', W') float32 in [0, 1]: ROI crop, resampled, padded
+    mask: np.ndarray  # (1, H', W') bool breast mask on the same grid
+    breast_sum: float  # sum and count of normalised breast intensities in the ROI (for the "+" mean)
+    breast_count: int
+
+
+class PlanePreparer:
+    """Turns plane ``z`` of a (Z, H, W) stack into the grid the model works on."""
+
+    def __init__(self, stack: np.ndarray, roi: tuple[int, int, int, int], resampled_shape: tuple[int, int] | None, min_size: int):
+        self.stack = stack
+        self.roi = roi
+        self.resampled_shape = resampled_shape
+        self.min_size = min_size
+        self._cache: dict[int, Plane] = {}
+
+    def get(self, z: int, keep: bool = False) -> Plane:
+        """Prepared plane ``z``; ``keep=True`` caches it (used for a single 2-D image, prepared only once)."""
+        if z in self._cache:
+            return self._cache.pop(z)
+        img01, breast = prepare_image(self.stack[z])
+        r0, c0, r1, c1 = self.roi
+        work, mask = img01[None, r0:r1, c0:c1], breast[None, r0:r1, c0:c1]
+        total, count = float(work[mask].sum(dtype=np.float64)), int(mask.sum())
+        if count == 0:
+            total, count = float(work.sum(dtype=np.float64)), int(work.size)
+        if self.resampled_shape is not None:
+            work = resize_stack(work, self.resampled_shape, order=1)
+            mask = resize_stack(mask, self.resampled_shape)
+        work, _ = pad_to(work, self.min_size, self.min_size)
+        mask, _ = pad_to(mask, self.min_size, self.min_size)
+        plane = Plane(np.ascontiguousarray(work, dtype=np.float32), mask, total, count)
+        if keep:
+            self._cache[z] = plane
+        return plane
+
+
+class TissueTiles:
+    """The ``n`` tiles with the most breast pixels over a series (ties: higher variance, then position)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self._best: list[tuple[tuple, np.ndarray]] = []
+
+    def offer(self, z: int, plane: Plane, corners: list[tuple[int, int]], tile: int) -> None:
+        if not corners:
+            return
+        counts = box_counts(plane.mask[0], corners, tile)
+        order = sorted(range(len(corners)), key=lambda i: (-int(counts[i]), corners[i]))[: max(4 * self.n, 32)]
+        for i in order:  # variance only for the fullest tiles: bounded work on big images
+            r, c = corners[i]
+            patch = plane.work[0, r : r + tile, c : c + tile]
+            self._best.append(((-int(counts[i]), -float(patch.var()), z, r, c), patch.copy()))
+        self._best.sort(key=lambda kv: kv[0])
+        del self._best[self.n :]
+
+    def offer_patch(self, key: tuple, patch: np.ndarray) -> None:
+        self._best.append((key, patch.copy()))
+        self._best.sort(key=lambda kv: kv[0])
+        del self._best[self.n :]
+
+    def tiles(self) -> list[np.ndarray]:
+        return [p for _, p in self._best]

@@ -1,0 +1,283 @@
+"""Whole-image segmentation: normalise, match spacing, choose a branch once, tile, blend, threshold.
+
+Order of work (DESIGN §4-§5): every plane is normalised on its breast tissue (the same preparation as
+training), one plane at a time (a DBT series never sits in memory normalised as a whole), the ROI is cut,
+the image is resampled to the training spacing if needed, planes smaller
+than a tile are padded, the LayerNorm branch is chosen ONCE from a few tissue tiles of the whole image
+(or DBT series), and only that branch runs over all tiles. Every decision is logged and returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from MLNNetLib import selection as selection_pkg
+from MLNNetLib.errors import InputError
+from MLNNetLib.image import Image
+from MLNNetLib.inference.options import InferenceOptions
+from MLNNetLib.inference.paper_mode import paper_predict, paper_quarters
+from MLNNetLib.inference.predictor import make_predictor
+from MLNNetLib.inference.planes import PlanePreparer, TissueTiles
+from MLNNetLib.inference.resample import decide_spacing, resampled_shape, resize_stack
+from MLNNetLib.inference.result import SegmentationResult
+from MLNNetLib.inference.sliding_window import plan_stack, sliding_window
+from MLNNetLib.inference.tiling import TilePlan
+from MLNNetLib.log import get_logger
+from MLNNetLib.progress import Progress
+
+log = get_logger(__name__)
+
+SELECTION_METHODS = tuple(selection_pkg.METHODS)
+Roi = tuple[int, int, int, int]  # (row0, col0, row1, col1), half open, input-image pixels
+
+
+class _Decisions(list):
+    """Decisions are both logged at INFO (or WARNING) and returned with the result."""
+
+    def add(self, message: str, level: int = logging.INFO) -> None:
+        self.append(message)
+        log.log(level, message)
+
+
+def segment_image(
+    ckpt: Any,
+    image: Image,
+    selection: str | int = "cosine",
+    options: InferenceOptions | None = None,
+    progress: Progress | None = None,
+    roi: Roi | None = None,
+) -> SegmentationResult:
+    """Segment calcifications in a 2-D mammogram or a 3-D DBT stack (slices, rows, cols).
+
+    ``ckpt`` is a loaded checkpoint (``.model``, ``.header``, ``.stats``, ``.path``). ``selection`` is a
+    method name or a fixed branch index. ``roi`` = (row0, col0, row1, col1) restricts the work (pixels
+    outside it get probability 0). Raises InputError for bad input, Cancelled when ``progress`` is cancelled.
+    """
+    start = time.perf_counter()
+    opts = options or InferenceOptions()
+    decisions = _Decisions()
+    path = image.path
+    model = ckpt.model
+    num_domains = int(getattr(model, "num_domains", 1))
+    size = int(model.config.img_size)
+    tile = int(opts.tile or size)
+    device = _device(opts.device)
+    model.to(device).eval()
+
+    if opts.mode == "sliding" and tile != size:
+        _check_tile_size(model, tile, size, device, getattr(ckpt, "path", None))
+        decisions.add(f"tile {tile} px differs from the model's training size {size} px (--tile)", logging.WARNING)
+    stack = _as_stack(image)
+    z_count, rows, cols = stack.shape
+    if image.is_volume:
+        decisions.add(f"DBT: {z_count} slices segmented slice by slice; one branch selection for the series")
+    row0, col0, row1, col1 = _check_roi(roi, rows, cols, path)
+    if roi is not None:
+        decisions.add(f"ROI rows {row0}:{row1}, cols {col0}:{col1} ({row1 - row0}x{col1 - col0} px); outside it probability is 0")
+    h, w = row1 - row0, col1 - col0
+
+    # spacing policy and padding are decided once from shapes and spacings, before any pixel work
+    new_shape = None
+    if opts.mode == "sliding":
+        sd = decide_spacing(image.spacing[-2:], _train_spacing(ckpt), opts.spacing_policy, opts.spacing_tolerance, path)
+        decisions.add(sd.message)
+        if sd.resample:
+            new_shape = resampled_shape((h, w), sd.factors)
+    else:
+        decisions.add(f"paper mode: 2x2 quarters resized to {size}x{size}; spacing policy not applied")
+    if image.meta.get("spacing_source") == "default":
+        decisions.add("spacing: the image file has no pixel spacing; a default was assumed", logging.WARNING)
+    wh, ww = new_shape or (h, w)
+    need = tile if opts.mode == "sliding" else 2
+    if wh < need or ww < need:
+        decisions.add(f"image {wh}x{ww} px is smaller than the {need}x{need} tile; padded with background to "
+                      f"{max(wh, need)}x{max(ww, need)} px", logging.WARNING)
+    planes = PlanePreparer(stack, (row0, col0, row1, col1), new_shape, need)
+
+    # pass 1: tile plans, tissue tiles for the selection, breast mean; one prepared plane at a time
+    candidates = TissueTiles(opts.selection_tiles)
+    plans: list[TilePlan] = []
+    breast_sum, breast_count = 0.0, 0
+    quarter_counts: list[int] = []
+    for z in range(z_count):
+        if progress is not None:
+            progress.check()
+        plane = planes.get(z, keep=z_count == 1)
+        breast_sum, breast_count = breast_sum + plane.breast_sum, breast_count + plane.breast_count
+        if opts.mode == "sliding":
+            plans.append(plan_stack(plane.work, tile, opts.overlap, plane.mask)[0])
+            candidates.offer(z, plane, plans[-1].tiles, tile)
+        else:
+            quarter_counts.append(0)
+            for i, (_, _, q, n) in enumerate(paper_quarters(plane.work, plane.mask, size)):
+                if n > 0:
+                    quarter_counts[-1] += 1
+                    candidates.offer_patch((-n, -float(q.var()), z, i), q)
+    input_mean = breast_sum / max(breast_count, 1)
+    if opts.mode == "sliding":
+        n_tiles, n_skip = sum(len(p.tiles) for p in plans), sum(len(p.skipped) for p in plans)
+        decisions.add(f"tiles: {n_tiles + n_skip} of {tile}x{tile} px at overlap {opts.overlap:g}, {n_skip} without breast skipped, {opts.blend} blending")
+        batches = [-(-len(p.tiles) // opts.batch_size) for p in plans]
+    else:
+        batches = [-(-n // opts.batch_size) for n in quarter_counts]
+
+    # branch selection, once for the image or series
+    branch, scores, ood, method = _choose_branch(ckpt, model, num_domains, selection, candidates.tiles(), input_mean, device, decisions)
+
+    # pass 2: predict with the chosen branch only, plane by plane, straight into the output
+    predict = make_predictor(model, branch, num_domains, device)
+    full = np.zeros((z_count, rows, cols), dtype=np.float32)
+    series = _SeriesProgress(progress, sum(batches)) if progress is not None else None
+    n_tiles = n_skip = 0
+    for z in range(z_count):
+        plane = planes.get(z)
+        if series is not None:
+            series.begin_plane(batches[z])
+        if opts.mode == "sliding":
+            res = sliding_window(predict, plane.work, tile, opts.overlap, plane.mask, opts.batch_size, opts.blend, series, plans=[plans[z]])
+        else:
+            res = paper_predict(predict, plane.work, size, plane.mask, opts.batch_size, series)
+        n_tiles, n_skip = n_tiles + res.tiles, n_skip + res.skipped
+        prob = res.probability[:, :wh, :ww]
+        if new_shape is not None:
+            prob = np.clip(resize_stack(prob, (h, w), order=1), 0.0, 1.0)
+        full[z, row0:row1, col0:col1] = prob[0]
+        del plane, res, prob
+    if series is not None:
+        series.finish()
+
+    mask = (full > opts.threshold).astype(np.uint8)
+    if not image.is_volume:
+        full, mask = full[0], mask[0]
+    seconds = time.perf_counter() - start
+    decisions.add(f"done: {int(np.count_nonzero(mask))} foreground pixels (p > {opts.threshold:g}) in {seconds:.2f} s")
+    return SegmentationResult(
+        mask=mask, probability=full, branch=branch, scores=scores, ood=ood, tiles=n_tiles, skipped_tiles=n_skip,
+        seconds=seconds, decisions=list(decisions), selection=method, options=opts.to_dict(),
+    )
+
+
+class _SeriesProgress:
+    """One progress bar over all planes: per-plane batch counts are offset into a series-wide count."""
+
+    def __init__(self, parent: Progress, total: int):
+        self.parent, self.total = parent, max(total, 1)
+        self.offset = self.current = 0
+        self.started = False
+
+    def begin_plane(self, batches: int) -> None:
+        self.offset += self.current
+        self.current = batches
+
+    def check(self) -> None:
+        self.parent.check()
+
+    def step(self, done: int, total: int, message: str = "") -> None:
+        if done == 0 and self.started:
+            self.parent.check()
+            return
+        self.started = True
+        self.parent.step(self.offset + min(done, self.current), self.total, message)
+
+    def finish(self) -> None:
+        if self.offset + self.current == 0:  # nothing was predicted: still close the bar
+            self.parent.step(1, 1, "no tiles")
+
+
+def _as_stack(image: Image) -> np.ndarray:
+    array = np.asarray(image.array)
+    if array.ndim not in (2, 3) or min(array.shape) < 1:
+        raise InputError(image.path, f"expected a 2-D image or a 3-D stack, got an array of shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
+        raise InputError(image.path, "image holds non-numeric, NaN or infinite values")
+    return array[None] if array.ndim == 2 else array
+
+
+def _check_roi(roi: Roi | None, rows: int, cols: int, path: str | None) -> Roi:
+    if roi is None:
+        return 0, 0, rows, cols
+    try:
+        r0, c0, r1, c1 = (int(v) for v in roi)
+    except (TypeError, ValueError):
+        raise InputError(path, f"ROI must be (row0, col0, row1, col1), got {roi!r}") from None
+    if not (0 <= r0 < r1 <= rows and 0 <= c0 < c1 <= cols):
+        raise InputError(path, f"ROI {roi!r} is empty or outside the image ({rows}x{cols} px)")
+    return r0, c0, r1, c1
+
+
+def _device(name: str) -> torch.device:
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(None, f"device {name!r} requested but CUDA is not available")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise InputError(None, f"unknown device {name!r}: {exc}") from None
+
+
+def _check_tile_size(model: torch.nn.Module, tile: int, size: int, device: torch.device, path: Any) -> None:
+    """Fail before any work if the network cannot take ``tile``-sized input (Swin windows fix the size)."""
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(1, 1, tile, tile, device=device), torch.zeros(1, dtype=torch.long, device=device))
+    except (RuntimeError, AssertionError, ValueError) as exc:
+        raise InputError(path, f"the model cannot take {tile}x{tile} tiles (trained at {size}x{size}): {str(exc)[:200]}") from None
+
+
+def _train_spacing(ckpt: Any) -> tuple[float, float] | None:
+    spacing = (getattr(ckpt, "header", None) or {}).get("spacing_mm")
+    if spacing is None:
+        return None
+    values = [float(s) for s in spacing]
+    if len(values) < 2:
+        raise InputError(getattr(ckpt, "path", None), f"header spacing_mm {spacing!r} needs two in-plane values")
+    return values[-2], values[-1]
+
+
+def _choose_branch(
+    ckpt: Any,
+    model: torch.nn.Module,
+    num_domains: int,
+    selection: str | int,
+    candidates: list[np.ndarray],
+    input_mean: float,
+    device: torch.device,
+    decisions: _Decisions,
+) -> tuple[int | None, list[float], bool, str]:
+    """Return (branch, scores, ood, method); one call per image or series."""
+    path = getattr(ckpt, "path", None)
+    if isinstance(selection, (int, np.integer)) and not isinstance(selection, bool):
+        if not 0 <= int(selection) < num_domains:
+            raise InputError(path, f"branch {selection} does not exist; the model has {num_domains} branch(es)")
+        decisions.add(f"branch {int(selection)} fixed by the caller; no selection")
+        return int(selection), [], False, "fixed"
+    if not isinstance(selection, str):
+        raise InputError(None, f"selection must be a method name or a branch index, got {selection!r}")
+    method = selection_pkg.canonical_method(selection)
+    if num_domains == 1:
+        decisions.add("model has a single branch; no selection")
+        return 0, [], False, "single"
+    stats = getattr(ckpt, "stats", None)
+    if stats is None and method != "union":
+        raise InputError(path, f"checkpoint has no domain statistics, so selection {selection!r} is impossible; use 'union' or a fixed branch")
+    if stats is None or not candidates:
+        if method == "union":
+            decisions.add(f"union of all {num_domains} branches (MLN-net-R): foreground if any branch says so; no statistics, no OOD check")
+            return None, [], False, method
+        decisions.add("no breast tissue in the image/ROI: nothing to select from; branch 0 used", logging.WARNING)
+        return 0, [], False, method
+    tiles = torch.from_numpy(np.stack(candidates)[:, None].astype(np.float32)).to(device)
+    sel = selection_pkg.select_branch(model, tiles, stats, method=method, input_mean=input_mean)
+    scores = [None if s is None else float(s) for s in sel.scores]
+    shown = [None if s is None else round(s, 4) for s in scores]
+    if method == "union":
+        decisions.add(f"union of all {num_domains} branches (MLN-net-R): foreground if any branch says so; cosine scores {shown}")
+    else:
+        decisions.add(f"branch {sel.branch} chosen by {method} selection from {len(candidates)} tissue tiles; scores {shown}")
+    if sel.ood:
+        decisions.add("out-of-distribution warning: the image is far from every training domain; treat the result with care", logging.WARNING)
+    return (None if method == "union" else sel.branch), scores, bool(sel.ood), method

@@ -1,0 +1,72 @@
+"""LayerNorm with one affine (weight, bias) pair per domain, routed per sample (MLN-net's multiple LN layers).
+
+timm's Swin blocks call ``norm(x)`` with one argument, so the domain of every sample travels through a small
+shared :class:`DomainContext` that the network sets once per forward instead of through every signature.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class DomainContext:
+    """Holds the per-sample domain labels (LongTensor (B,)) of the forward pass in progress."""
+
+    __slots__ = ("domain",)
+
+    def __init__(self) -> None:
+        self.domain: torch.Tensor | None = None
+
+
+class DomainLayerNorm(nn.Module):
+    """``y = layer_norm(x) * weight[d] + bias[d]`` over the last dim, with ``d`` one domain label per sample.
+
+    Normalisation itself (mean/variance over channels) is shared; only the affine pair is domain-specific.
+    With ``num_domains == 1`` this is exactly ``nn.LayerNorm`` (same call, same numbers).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        num_domains: int,
+        context: DomainContext,
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        if num_domains < 1:
+            raise ValueError(f"num_domains must be >= 1, got {num_domains}")
+        self.dim = int(dim)
+        self.num_domains = int(num_domains)
+        self.eps = float(eps)
+        self.context = context  # plain attribute (not a submodule): shared by every norm of one network
+        self.weight = nn.Parameter(torch.ones(num_domains, dim, device=device, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(num_domains, dim, device=device, dtype=dtype))
+
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.weight)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.num_domains == 1:
+            return F.layer_norm(x, (self.dim,), self.weight[0], self.bias[0], self.eps)
+        d = self.context.domain
+        if d is None:
+            raise RuntimeError("DomainLayerNorm called outside a network forward: no domain labels are set")
+        if d.shape[0] != x.shape[0]:
+            raise RuntimeError(f"domain labels for {d.shape[0]} samples but the batch holds {x.shape[0]}")
+        y = F.layer_norm(x, (self.dim,), None, None, self.eps)
+        shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (self.dim,)
+        return torch.addcmul(self.bias[d].view(shape), y, self.weight[d].view(shape))
+
+    def extra_repr(self) -> str:
+        return f"{self.dim}, num_domains={self.num_domains}, eps={self.eps}"
+
+
+def domain_norms(model: nn.Module) -> list[tuple[str, DomainLayerNorm]]:
+    """All DomainLayerNorms of ``model`` in forward-construction order, with their qualified names."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, DomainLayerNorm)]

@@ -1,0 +1,20 @@
+"""The one intensity preparation shared by training and inference, so a model always sees what it was trained on."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from MLNNetLib.augment import breast_mask, normalize
+
+
+def prepare_image(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (image in [0,1] normalised on breast tissue, breast mask) for a 2-D array.
+
+    Two passes: a global robust normalisation to find the breast, then the normalisation the model sees,
+    computed over breast pixels only (DESIGN §2), so air and labels never set the contrast.
+    """
+    rough = normalize(np.asarray(array, dtype=np.float32))
+    breast = breast_mask(rough)
+    if not breast.any():
+        breast = np.ones_like(breast, dtype=bool)
+    return normalize(np.asarray(array, dtype=np.float32), breast), breast

@@ -1,0 +1,161 @@
+"""Datasets on disk: images/<id>.nrrd (domain pixel type, spacing in the header), masks/<id>.nrrd (uint8),
+manifest.json and a contact sheet. Paths in the manifest are relative so a folder can be moved."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from MLNNetLib import __version__
+from MLNNetLib.atomic import atomic_path, check_writable, write_text
+from MLNNetLib.errors import InputError
+from MLNNetLib.log import get_logger
+from MLNNetLib.progress import Progress, ensure
+from MLNNetLib.synth.contact_sheet import write_contact_sheet
+from MLNNetLib.synth.domains import DOMAINS, get_domain
+from MLNNetLib.synth.generate import (DEFAULT_SHAPE, DEFAULT_SPACING_MM, GENERATOR, build_scene, check_parameters,
+                                      render_case)
+
+log = get_logger(__name__)
+MANIFEST = "manifest.json"
+SHEET_SAMPLES = 6
+ITEM_KEYS = ("id", "image", "mask", "domain", "seed", "case_label", "n_calcifications", "n_clusters", "calcifications")
+
+
+def case_seed(seed: int, index: int) -> int:
+    """Seed of case ``index`` of a dataset: hashed, so datasets made with seeds 0 and 1 share no case,
+    while two domains made with the same seed hold the same cases (same masks)."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint32)[0])
+
+
+def write_nrrd(array: np.ndarray, spacing_mm: float, path: Path, overwrite: bool, meta: dict[str, str] | None = None) -> Path:
+    import SimpleITK as sitk
+
+    img = sitk.GetImageFromArray(array)
+    img.SetSpacing((float(spacing_mm),) * array.ndim)
+    for k, v in (meta or {}).items():
+        img.SetMetaData(k, v)
+    with atomic_path(path, overwrite) as tmp:
+        sitk.WriteImage(img, str(tmp), True)
+    return path
+
+
+def _targets(out: Path, ids: Sequence[str], overwrite: bool) -> None:
+    """Refuse before writing anything, so a refused run leaves no half dataset behind."""
+    paths = [out / MANIFEST] + [out / sub / f"{i}.nrrd" for i in ids for sub in ("images", "masks")]
+    for p in paths:
+        check_writable(p, overwrite)
+
+
+def write_datasets(domains: Sequence[str], count: int, seed: int, out: str | os.PathLike,
+                   shape: tuple[int, int] = DEFAULT_SHAPE, spacing_mm: float = DEFAULT_SPACING_MM,
+                   case_label: str | None = None, overwrite: bool = False, progress: Progress | None = None,
+                   subfolders: bool = True) -> dict[str, Path]:
+    """Write one dataset per domain (out/<domain>/ when ``subfolders``); each scene is built once and
+    rendered through every domain, so the folders hold the same cases. Returns {domain: manifest path}."""
+    specs = [get_domain(d) for d in domains]
+    shape, spacing_mm, label = check_parameters(shape, spacing_mm, case_label)
+    if int(count) < 1:
+        raise InputError(None, f"count must be >= 1, got {count}")
+    out = Path(out)
+    progress = ensure(progress)
+    dirs = {s.name: (out / s.name if subfolders else out) for s in specs}
+    seeds = [case_seed(seed, i) for i in range(int(count))]
+    ids = {s.name: [f"{s.name}_{seed}_{i:04d}" for i in range(int(count))] for s in specs}
+    for s in specs:
+        _targets(dirs[s.name], ids[s.name], overwrite)
+        check_writable(dirs[s.name] / "contact_sheet.png", overwrite)
+    if subfolders and len(specs) > 1:
+        check_writable(out / MANIFEST, overwrite)
+        check_writable(out / "contact_sheet.png", overwrite)
+    items: dict[str, list[dict[str, Any]]] = {s.name: [] for s in specs}
+    samples: dict[str, list] = {s.name: [] for s in specs}
+    for i, cs in enumerate(seeds):
+        progress.step(i, len(seeds), f"case {i + 1}/{len(seeds)}")
+        scene = build_scene(cs, shape, spacing_mm, label)
+        for s in specs:
+            image, mask, info = render_case(scene, s)
+            cid = ids[s.name][i]
+            d = dirs[s.name]
+            meta = {"MLNNet_domain": s.name, "MLNNet_photometric": s.photometric, "MLNNet_seed": str(cs)}
+            write_nrrd(image.astype(np.uint16), spacing_mm, d / "images" / f"{cid}.nrrd", overwrite, meta)
+            write_nrrd(mask.astype(np.uint8), spacing_mm, d / "masks" / f"{cid}.nrrd", overwrite)
+            item = {"id": cid, "image": f"images/{cid}.nrrd", "mask": f"masks/{cid}.nrrd", "domain": s.name,
+                    "seed": cs, "case_label": info["case_label"], "n_calcifications": info["n_calcifications"],
+                    "n_clusters": info["n_clusters"], "view": info["view"], "laterality": info["laterality"],
+                    "breast_density": info["breast_density"],
+                    "calcifications": [{k: c[k] for k in ("centroid_px", "diameter_mm", "shape", "cluster")}
+                                       for c in info["calcifications"]],
+                    "distractors": info["distractors"]}
+            items[s.name].append(item)
+            if len(samples[s.name]) < SHEET_SAMPLES:
+                samples[s.name].append((cid, image, mask, info))
+    progress.step(len(seeds), len(seeds), "done")
+    manifests: dict[str, Path] = {}
+    for s in specs:
+        d = dirs[s.name]
+        write_contact_sheet(samples[s.name], d / "contact_sheet.png", overwrite)
+        manifest = {"generator": GENERATOR, "version": __version__, "domain": s.name, "domain_spec": s.to_dict(),
+                    "spacing_mm": spacing_mm, "shape": list(shape), "seed": int(seed),
+                    "case_label": label or "mixed", "pixel_type": "uint16", "bits": s.bits,
+                    "photometric": s.photometric, "cluster_convention": "0 = isolated, 1..n = cluster id",
+                    "items": items[s.name]}
+        manifests[s.name] = write_text(d / MANIFEST, json.dumps(manifest, indent=1), overwrite)
+        log.info("synth: wrote %d %s cases to %s", len(items[s.name]), s.name, d)
+    if subfolders and len(specs) > 1:
+        index = {"generator": GENERATOR, "version": __version__, "seed": int(seed), "count": int(count),
+                 "domains": {s.name: f"{s.name}/{MANIFEST}" for s in specs}}
+        write_text(out / MANIFEST, json.dumps(index, indent=1), overwrite)
+        side_by_side = [(f"{s.name}: {samples[s.name][i][0]}", *samples[s.name][i][1:])
+                        for i in range(min(2, int(count))) for s in specs]
+        write_contact_sheet(side_by_side, out / "contact_sheet.png", overwrite)
+    return manifests
+
+
+def write_dataset(domain: str, count: int, seed: int, out: str | os.PathLike, shape: tuple[int, int] = DEFAULT_SHAPE,
+                  spacing_mm: float = DEFAULT_SPACING_MM, case_label: str | None = None, overwrite: bool = False,
+                  progress: Progress | None = None) -> Path:
+    """Write ``count`` cases of one domain into ``out``; returns the manifest path. ``domain="all"`` writes
+    one sub-folder per domain plus an index manifest."""
+    if domain == "all":
+        write_datasets(list(DOMAINS), count, seed, out, shape, spacing_mm, case_label, overwrite, progress)
+        return Path(out) / MANIFEST
+    return write_datasets([domain], count, seed, out, shape, spacing_mm, case_label, overwrite, progress,
+                          subfolders=False)[get_domain(domain).name]
+
+
+def load_manifest(directory: str | os.PathLike) -> dict[str, Any]:
+    """Read a dataset folder's manifest with absolute image/mask paths (checked to exist). For an
+    ``--domain all`` folder, returns {"domains": {name: manifest}} plus the index fields."""
+    directory = Path(directory)
+    path = directory / MANIFEST if directory.is_dir() else directory
+    if not path.is_file():
+        raise InputError(path, "no synthetic-dataset manifest here (expected manifest.json)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"manifest is not readable JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("generator") != GENERATOR:
+        raise InputError(path, f"not a manifest written by {GENERATOR}")
+    root = path.parent.resolve()
+    if "domains" in data:
+        data["domains"] = {name: load_manifest(root / rel) for name, rel in data["domains"].items()}
+        return data
+    if not isinstance(data.get("items"), list):
+        raise InputError(path, "manifest has no 'items' list")
+    for item in data["items"]:
+        missing = [k for k in ITEM_KEYS if k not in item]
+        if missing:
+            raise InputError(path, f"item {item.get('id', '?')} lacks {', '.join(missing)}")
+        for key in ("image", "mask"):
+            p = (root / item[key]).resolve()
+            if not p.is_file():
+                raise InputError(p, f"listed in {path} but missing")
+            item[key] = str(p)
+    data["root"] = str(root)
+    return data

@@ -1,0 +1,52 @@
+"""Training settings as one dataclass: what the CLI, train.py, the ablation and the demo all fill in."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+# What each paper variant means for training (DESIGN §2-3; paper Table 3).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "basenet": {"num_domains": 1, "augment": False},  # plain Swin-Unet, source images only
+    "basenet-s": {"num_domains": 1, "augment": True},  # + Bézier/inversion augmentation, one shared LayerNorm
+    "mln-net": {"num_domains": 2, "augment": True},  # + one LayerNorm branch per augmented domain
+}
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    source_domain: str = "ffdm"
+    config: str = "small"
+    arch: str = "swin_unet"
+    num_domains: int = 2
+    augment: bool = True
+    epochs: int = 10
+    steps_per_epoch: int = 50
+    batch_size: int = 4
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    warmup_steps: int = 50
+    loss: str = "paper"  # "paper" (summed soft Dice over branches) | "dice_bce" | "dice_focal"
+    pos_weight: float = 20.0
+    positive_fraction: float = 0.8  # share of tiles centred near a calcification
+    val_fraction: float = 0.2
+    val_tiles: int = 16
+    curves: list[list[list[float]]] | None = None  # Bézier control-point pairs; None = paper defaults
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    overwrite: bool = False
+    max_images: int | None = None
+    stats_tiles: int = 64  # tiles per domain for the exact post-training statistics pass
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})

@@ -1,0 +1,53 @@
+"""Per-epoch metrics: a CSV a researcher can load anywhere, and a curves PNG a person can glance at."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from MLNNetLib.atomic import atomic_path, write_text
+
+FIELDS = ["epoch", "step", "train_loss", "val_loss", "val_dice", "lr", "seconds"]
+
+
+def read_history(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=FIELDS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in FIELDS})
+    write_text(path, buf.getvalue(), overwrite=True)
+
+
+def plot_history(path: Path, rows: list[dict], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        return
+    epochs = [r["epoch"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(epochs, [r["train_loss"] for r in rows], "o-", label="train")
+    a.plot(epochs, [r["val_loss"] for r in rows], "s-", label="validation")
+    a.set_xlabel("epoch")
+    a.set_ylabel("loss")
+    a.legend()
+    b.plot(epochs, [r["val_dice"] for r in rows], "o-", color="tab:green")
+    b.set_xlabel("epoch")
+    b.set_ylabel("validation Dice (source domain)")
+    b.set_ylim(0, 1)
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,179 @@
+"""The training loop: sampling, loss, validation, checkpoints, resume, DDP; then the exact statistics pass."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from MLNNetLib.errors import InputError
+from MLNNetLib.log import get_logger
+from MLNNetLib.progress import Progress
+from MLNNetLib.training import distributed
+from MLNNetLib.training.batches import make_batch
+from MLNNetLib.training.config import TrainConfig
+from MLNNetLib.training.data import TileSampler, find_items, load_case, split_items
+from MLNNetLib.training.history import plot_history, read_history, write_history
+from MLNNetLib.training.losses import compute_loss
+from MLNNetLib.training.state import load_train_state, save_train_state
+from MLNNetLib.training.validation import fixed_validation_tiles, validate
+
+log = get_logger(__name__)
+
+FINAL, BEST, LAST, STATE = "model.safetensors", "best.safetensors", "last.safetensors", "last_state.safetensors"
+
+
+def _curves(cfg: TrainConfig) -> list:
+    from MLNNetLib.augment import PAPER_CURVES
+
+    curves = cfg.curves if cfg.curves is not None else PAPER_CURVES
+    return [tuple(tuple(p) for p in pair) for pair in curves]
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up (transformers need it, DESIGN §3) then cosine decay to 5 %."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _check_out_dir(out: Path, cfg: TrainConfig) -> None:
+    existing = [p for p in (FINAL, LAST) if (out / p).exists()]
+    if existing and not (cfg.resume or cfg.overwrite):
+        raise FileExistsError(f"{out}: already holds a training run ({', '.join(existing)}); pass --resume to continue it or --overwrite to start again")
+
+
+def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, n_train: int, n_val: int, epoch: int, history: list) -> dict:
+    import timm
+
+    from MLNNetLib import __version__
+
+    return {
+        "arch": cfg.arch,
+        "config": model.config.to_dict(),
+        "num_domains": cfg.num_domains,
+        "spacing_mm": list(spacing),
+        "augmentation": {"enabled": cfg.augment, "curves": [list(map(list, c)) for c in _curves(cfg)], "inversion": "inside breast, background kept"},
+        "training": {
+            "source_domain": cfg.source_domain,
+            "data": str(cfg.data),
+            "train_images": n_train,
+            "val_images": n_val,
+            "epochs_done": epoch,
+            "settings": cfg.to_dict(),
+            "best_val_dice": max((r["val_dice"] for r in history), default=None),
+        },
+        "versions": {"MLNNetLib": __version__, "torch": torch.__version__, "timm": timm.__version__},
+    }
+
+
+def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
+    """Train one model; return the path of the final checkpoint (with domain statistics)."""
+    from MLNNetLib.checkpoint import load_checkpoint, save_checkpoint
+    from MLNNetLib.model import build_model
+
+    if cfg.num_domains not in (1, 2):
+        raise InputError(None, f"num_domains={cfg.num_domains}: training supports K=1 (Basenet) or K=2 (source-similar, source-dissimilar)")
+    out = Path(cfg.out)
+    d = distributed.setup(cfg.device)
+    if d.is_main:
+        _check_out_dir(out, cfg)
+        out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed + d.rank)
+
+    items = find_items(cfg.data, cfg.source_domain)
+    if cfg.max_images:
+        items = items[: cfg.max_images]
+    train_items, val_items = split_items(items, cfg.val_fraction, cfg.seed)
+    log.info("source domain %r: %d training and %d validation images", cfg.source_domain, len(train_items), len(val_items))
+    cases = [load_case(i) for i in train_items]
+    val_cases = [load_case(i) for i in val_items] or cases[:1]
+    spacing = cases[0].spacing
+    for c in cases[1:]:
+        if not np.allclose(c.spacing, spacing, rtol=0.01):
+            raise InputError(c.id, f"spacing {c.spacing} differs from {spacing} of the other training images; resample them first")
+
+    model = build_model(cfg.config, num_domains=cfg.num_domains).to(d.device)
+    tile = model.config.img_size
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total_steps = cfg.epochs * cfg.steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg.warmup_steps, total_steps))
+
+    start_epoch, history = 0, []
+    if cfg.resume and (out / STATE).exists():
+        ckpt = load_checkpoint(out / LAST)
+        model.load_state_dict(ckpt.model.state_dict())
+        meta = load_train_state(out / STATE, opt)
+        sched.load_state_dict(meta["scheduler"])
+        start_epoch, history = int(meta["epoch"]), read_history(out / "metrics.csv")[: int(meta["epoch"])]
+        log.info("resuming %s after epoch %d", out, start_epoch)
+    elif cfg.resume:
+        log.info("--resume: no saved state in %s, starting from scratch", out)
+
+    net = torch.nn.parallel.DistributedDataParallel(model) if d.enabled else model
+    sampler = TileSampler(cases, tile, cfg.positive_fraction)
+    val_x, val_y = fixed_validation_tiles(val_cases, tile, cfg.val_tiles, cfg.seed)
+    curves = _curves(cfg)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if d.device.type == "cuda" else contextlib.nullcontext
+    best = max((r["val_dice"] for r in history), default=-1.0)
+    log.info(
+        "training %s K=%d (%s) on %s: %d epochs x %d steps, batch %d tiles of %d px, loss %s",
+        model.config.name, cfg.num_domains, "augmented" if cfg.augment else "no augmentation", d.device,
+        cfg.epochs, cfg.steps_per_epoch, cfg.batch_size, tile, cfg.loss,
+    )
+    from tqdm import tqdm
+
+    for epoch in range(start_epoch, cfg.epochs):
+        rng = np.random.default_rng([cfg.seed, d.rank, epoch])  # per-epoch streams make a resumed run identical
+        net.train()
+        t0, losses = time.time(), []
+        bar = tqdm(range(cfg.steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not d.is_main, leave=False)
+        for step in bar:
+            if progress is not None:
+                progress.step(epoch * cfg.steps_per_epoch + step, total_steps, f"epoch {epoch + 1}")
+            x, y, dom = make_batch(sampler, cfg.batch_size, cfg.num_domains, cfg.augment, curves, rng)
+            x, y, dom = x.to(d.device), y.to(d.device), dom.to(d.device)
+            with autocast():
+                logits = net(x, dom)
+            loss = compute_loss(cfg.loss, logits, y, dom, cfg.num_domains, cfg.pos_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        val_loss, val_dice = validate(model, val_x, val_y, cfg.loss, cfg.pos_weight, d.device)
+        row = {
+            "epoch": epoch + 1, "step": (epoch + 1) * cfg.steps_per_epoch,
+            "train_loss": distributed.all_reduce_mean(float(np.mean(losses)), d),
+            "val_loss": val_loss, "val_dice": val_dice, "lr": sched.get_last_lr()[0], "seconds": time.time() - t0,
+        }
+        history.append(row)
+        if d.is_main:
+            log.info("epoch %d: train loss %.4f, val loss %.4f, val Dice %.3f (%.0f s)", epoch + 1, row["train_loss"], val_loss, val_dice, row["seconds"])
+            header = _header(cfg, model, spacing, len(cases), len(val_items), epoch + 1, history)
+            save_checkpoint(out / LAST, model, header, overwrite=True)
+            save_train_state(out / STATE, opt, {"epoch": epoch + 1, "scheduler": sched.state_dict()})
+            if val_dice > best:
+                best = val_dice
+                save_checkpoint(out / BEST, model, header, overwrite=True)
+            write_history(out / "metrics.csv", history)
+            plot_history(out / "curves.png", history, f"{model.config.name} K={cfg.num_domains} on {cfg.source_domain}")
+        distributed.barrier(d)
+
+    final = out / FINAL
+    if d.is_main:
+        best_model = load_checkpoint(out / BEST if (out / BEST).exists() else out / LAST).model.to(d.device)
+        from MLNNetLib.training.finalize import finalize
+
+        header = _header(cfg, best_model, spacing, len(cases), len(val_items), cfg.epochs, history)
+        finalize(best_model, header, cases, cfg, curves, final)
+    distributed.barrier(d)
+    distributed.teardown(d)
+    return final

@@ -1,0 +1,60 @@
+"""Helper for the Slicer extension's file list: MLNNetLib/**/*.py on disk vs MLNNet/CMakeLists.txt.
+
+Run ``python Testing/slicer_extension_files.py`` to print the differences, ``--write`` to regenerate the
+generated block of MLNNet/CMakeLists.txt from the files on disk (sorted, ../MLNNetLib/... paths).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULE_CMAKE = ROOT / "MLNNet" / "CMakeLists.txt"
+BEGIN = "# BEGIN MLNNetLib sources"
+END = "# END MLNNetLib sources"
+
+
+def library_sources(root: Path = ROOT) -> list[str]:
+    """Every MLNNetLib .py file as the module's CMake refers to it (../MLNNetLib/...), sorted."""
+    files = (p for p in (root / "MLNNetLib").rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted("../" + p.relative_to(root).as_posix() for p in files)
+
+
+def listed_sources(cmake_text: str) -> list[str]:
+    """The ../MLNNetLib/... entries between the BEGIN/END markers of the module CMakeLists.txt."""
+    match = re.search(re.escape(BEGIN) + r".*?\n(.*?)" + re.escape(END), cmake_text, re.S)
+    if not match:
+        raise ValueError(f"{MODULE_CMAKE}: no '{BEGIN}' ... '{END}' block")
+    return [line.strip() for line in match.group(1).splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def regenerate(cmake_text: str, sources: list[str]) -> str:
+    """cmake_text with the generated block replaced by ``sources``."""
+    block = "\n".join(f"  {s}" for s in sources)
+    return re.sub(re.escape(BEGIN) + r"(.*?\n).*?" + re.escape(END),
+                  lambda m: f"{BEGIN}{m.group(1)}{block}\n  {END}", cmake_text, count=1, flags=re.S)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", action="store_true", help="rewrite the generated block of MLNNet/CMakeLists.txt")
+    args = parser.parse_args(argv)
+    text = MODULE_CMAKE.read_text(encoding="utf-8")
+    disk, listed = library_sources(), listed_sources(text)
+    missing, extra = sorted(set(disk) - set(listed)), sorted(set(listed) - set(disk))
+    if args.write:
+        MODULE_CMAKE.write_text(regenerate(text, disk), encoding="utf-8")
+        print(f"wrote {len(disk)} MLNNetLib files into {MODULE_CMAKE}")
+        return 0
+    for name in missing:
+        print(f"missing from CMake: {name}")
+    for name in extra:
+        print(f"listed but not on disk: {name}")
+    return 1 if missing or extra else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
