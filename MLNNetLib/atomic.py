@@ -9,6 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _file_mode() -> int:
+    """The mode a normal ``open(..., "w")`` would give (mkstemp makes 0600 files)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_MODE = _file_mode()
+
+
 def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
     """Refuse to replace an existing file unless the caller asked for it."""
     path = Path(path)
@@ -33,6 +43,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
         yield tmp_path
         if not overwrite and path.exists():
             raise FileExistsError(f"{path}: appeared while writing; not overwriting it")
+        os.chmod(tmp_path, _MODE)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -27,7 +27,7 @@ from MLNNetLib import __version__
 from MLNNetLib.atomic import check_writable, write_bytes, write_text
 from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
-from MLNNetLib.model import ModelConfig, build_model, count_parameters
+from MLNNetLib.model import ARCHITECTURES, ModelConfig, build_model, count_parameters
 from MLNNetLib.selection.statistics import PREFIX as STATS_PREFIX
 from MLNNetLib.selection.statistics import DomainStatistics
 
@@ -114,7 +114,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, header: dict[str,
         selection["ood_thresholds"] = {**selection.get("ood_thresholds", {}), **thresholds}
     full.update({
         "format": FORMAT,
-        "arch": "swin_unet",
+        "arch": model.config.arch,
         "config": model.config.to_dict(),
         "num_domains": model.num_domains,
         "spacing_mm": full.get("spacing_mm"),
@@ -180,12 +180,12 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise InputError(path, "checkpoint file not found")
     header = read_header(path)
     tensors, _ = _read_verified(path, header["sha256"])
-    if header["arch"] != "swin_unet":
+    if header["arch"] not in ARCHITECTURES:
         raise InputError(header_path(path), f"unknown architecture {header['arch']!r}")
     try:
-        config = ModelConfig.from_dict(header["config"])
+        config = ModelConfig.from_dict(header["config"])  # dispatches on the config's own "arch" key
         k = int(header["num_domains"])
-        model = build_model(config, num_domains=k)
+        model = build_model(config, num_domains=k, arch=header["arch"])
     except (InputError, TypeError, ValueError) as exc:
         raise InputError(header_path(path), f"cannot rebuild the model from the header: {exc}") from None
     weights = {key[len(MODEL_PREFIX):]: v for key, v in tensors.items() if key.startswith(MODEL_PREFIX)}

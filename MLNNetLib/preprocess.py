@@ -6,15 +6,20 @@ import numpy as np
 
 from MLNNetLib.augment import breast_mask, normalize
 
+UPPER_PERCENTILE = 99.99
+
 
 def prepare_image(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (image in [0,1] normalised on breast tissue, breast mask) for a 2-D array.
 
     Two passes: a global robust normalisation to find the breast, then the normalisation the model sees,
     computed over breast pixels only (DESIGN §2), so air and labels never set the contrast.
+    The upper bound is the 99.99th breast percentile, not the 99.5th: calcifications are 0.05-0.5 % of breast
+    pixels, so clipping at 99.5 flattened about 70 % of calcification pixels to the same value as bright dense
+    tissue (measured on the synthetic FFDM domain), erasing the very contrast the model must learn.
     """
     rough = normalize(np.asarray(array, dtype=np.float32))
     breast = breast_mask(rough)
     if not breast.any():
         breast = np.ones_like(breast, dtype=bool)
-    return normalize(np.asarray(array, dtype=np.float32), breast), breast
+    return normalize(np.asarray(array, dtype=np.float32), breast, high=UPPER_PERCENTILE), breast

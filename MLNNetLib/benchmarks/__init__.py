@@ -9,6 +9,10 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, str] = {
     "metrics": "MLNNetLib.benchmarks.metrics_bench",
+    "pro_unext-speed": "MLNNetLib.benchmarks.pro_unext_bench",
+    "selection": "MLNNetLib.benchmarks.selection_bench",
+    "train-step": "MLNNetLib.benchmarks.train_step_bench",
+    "memory": "MLNNetLib.benchmarks.memory_bench",
 }
 
 REQUIRED_KEYS = ("ratio", "target", "meets_target")

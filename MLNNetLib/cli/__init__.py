@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "benchmark": "Run a named benchmark and print one JSON line with its figures and ratio.",
     "quantify": "Measure calcifications and clusters in a mask; print image-level features as JSON.",
     "classify": "Train or apply benign/malignant classifiers on calcification features.",
+    "analysis": "End to end on synthetic benign/malignant cases: segment, quantify, classify; writes report.md.",
 }
 
 

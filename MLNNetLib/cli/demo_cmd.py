@@ -14,12 +14,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-domain", default="ffdm")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--arch", default="swin_unet", choices=["swin_unet", "pro_unext"],
+                   help="network: swin_unet (MLN-net vs Basenet) or pro_unext (Pro_UNeXt-MLN vs Pro_UNeXt)")
 
 
 def run(args: argparse.Namespace) -> int:
     from MLNNetLib.experiments.demo import run_demo
 
-    result = run_demo(Path(args.out), args.profile, args.source_domain, args.seed, args.device)
+    result = run_demo(Path(args.out), args.profile, args.source_domain, args.seed, args.device, args.arch)
     print(result.table)
     print(f"\nreport: {Path(args.out) / 'report.md'}")
     return 0

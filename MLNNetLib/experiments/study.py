@@ -33,6 +33,8 @@ ABLATION_ROWS = [
     Row("MLN-net-E", "mln-net", "euclidean"),
     Row("MLN-net", "mln-net", "cosine"),
     Row("MLN-net+", "mln-net", "plus"),
+    Row("Pro_UNeXt", "pro_unext", "cosine"),  # seed 002's network, K=1, source images only
+    Row("Pro_UNeXt-MLN", "pro_unext-mln", "cosine"),  # the same with per-domain BN/LN branches, cosine selection
 ]
 
 
@@ -62,18 +64,21 @@ def ensure_dataset(domain: str, count: int, seed: int, out: Path, profile: Profi
 
 
 def ensure_model(variant: str, data: Path, out: Path, profile: Profile, source: str, seed: int, device: str) -> Path:
+    from MLNNetLib.model import config_for_arch
     from MLNNetLib.training import train
 
     final = out / "model.safetensors"
+    arch = VARIANTS[variant].get("arch", "swin_unet")
     cfg = TrainConfig(
-        data=str(data), out=str(out), source_domain=source, config=profile.config,
+        data=str(data), out=str(out), source_domain=source, config=config_for_arch(profile.config, arch), arch=arch,
         num_domains=VARIANTS[variant]["num_domains"], augment=VARIANTS[variant]["augment"], epochs=profile.epochs,
         steps_per_epoch=profile.steps_per_epoch, batch_size=profile.batch_size, lr=profile.lr,
         warmup_steps=profile.warmup_steps, loss=profile.loss, seed=seed, device=device,
     )
     if final.exists():
         saved = json.loads(final.with_suffix(".json").read_text())["training"]["settings"]
-        same = all(saved.get(k) == v for k, v in cfg.to_dict().items() if k not in ("resume", "overwrite", "device"))
+        defaults = TrainConfig(data="", out="").to_dict()  # settings added later count as their default
+        same = all(saved.get(k, defaults[k]) == v for k, v in cfg.to_dict().items() if k not in ("resume", "overwrite", "device"))
         if same:
             log.info("reusing trained %s model %s", variant, final)
             return final

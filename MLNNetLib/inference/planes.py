@@ -81,3 +81,17 @@ class TissueTiles:
 
     def tiles(self) -> list[np.ndarray]:
         return [p for _, p in self._best]
+
+
+def tissue_tiles(image01: np.ndarray, breast: np.ndarray, tile: int, n: int, overlap: float = 0.25) -> list[np.ndarray]:
+    """The selection tiles of one prepared 2-D image, exactly as ``segment_image`` picks them (also used to
+    calibrate the out-of-distribution threshold on training images)."""
+    from MLNNetLib.inference.tiling import plan_tiles
+
+    work, _ = pad_to(image01[None], tile, tile)
+    mask, _ = pad_to(breast[None].astype(bool), tile, tile)
+    plane = Plane(work, mask, float(image01[breast].sum()), int(breast.sum()))
+    plan = plan_tiles(work.shape[1:], tile, overlap, mask[0])
+    chooser = TissueTiles(n)
+    chooser.offer(0, plane, plan.tiles, tile)
+    return chooser.tiles()

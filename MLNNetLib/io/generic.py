@@ -60,7 +60,7 @@ def read_generic(path: str | os.PathLike, default_spacing: float | None = None) 
     else:
         geometry = Geometry(tuple(image.GetSpacing()), tuple(image.GetOrigin()), tuple(image.GetDirection()))
         meta["spacing_source"] = "header"
-        log.info("%s: spacing %s mm from the file header", path, geometry.spacing)
+        log.debug("%s: spacing %s mm from the file header", path, geometry.spacing)
         if all(abs(sp - 1.0) < 1e-12 for sp in geometry.spacing[-2:]):
             message = "header gives exactly 1 mm in-plane spacing, which often means 'not set' (mammograms are 0.05-0.1 mm)"
             log.warning("%s: %s", path, message)

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import nn
+
 from MLNNetLib.errors import InputError
 from MLNNetLib.model.configs import ModelConfig, get_config
+from MLNNetLib.model.pro_unext import ProUNeXt
+from MLNNetLib.model.pro_unext_config import ProUNeXtConfig
 from MLNNetLib.model.swin_unet import SwinUnet
 
-ARCHITECTURES = {"swin_unet": SwinUnet}
+ARCHITECTURES = {"swin_unet": SwinUnet, "pro_unext": ProUNeXt}
 
 
-def build_model(config: str | ModelConfig | dict[str, Any], num_domains: int = 2, arch: str = "swin_unet") -> SwinUnet:
-    """MLN-net with ``num_domains`` LayerNorm branches; ``num_domains=1`` is the paper's Basenet."""
-    if arch not in ARCHITECTURES:
+def build_model(config: str | ModelConfig | ProUNeXtConfig | dict[str, Any], num_domains: int = 2,
+                arch: str | None = None) -> nn.Module:
+    """The network of ``config`` with ``num_domains`` norm branches; ``num_domains=1`` is the plain network.
+
+    The config names its architecture (``config.arch``); ``arch``, when given, must agree with it.
+    """
+    if arch is not None and arch not in ARCHITECTURES:
         raise InputError(None, f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](get_config(config), num_domains=num_domains)
+    cfg = get_config(config)
+    if arch is not None and cfg.arch != arch:
+        raise InputError(None, f"config {cfg.name!r} is a {cfg.arch} config, not {arch}")
+    return ARCHITECTURES[cfg.arch](cfg, num_domains=num_domains)

@@ -67,6 +67,11 @@ class DomainLayerNorm(nn.Module):
         return f"{self.dim}, num_domains={self.num_domains}, eps={self.eps}"
 
 
-def domain_norms(model: nn.Module) -> list[tuple[str, DomainLayerNorm]]:
-    """All DomainLayerNorms of ``model`` in forward-construction order, with their qualified names."""
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, DomainLayerNorm)]
+def domain_norms(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """All domain-routed norms of ``model`` in forward-construction order, with their qualified names.
+
+    DomainLayerNorms, plus any module flagged ``domain_routed = True`` (e.g. Pro_UNeXt's DomainBatchNorm2d);
+    each has ``dim`` (channels) and, unless channels are the last axis, ``channel_axis``.
+    """
+    return [(name, m) for name, m in model.named_modules()
+            if isinstance(m, DomainLayerNorm) or getattr(m, "domain_routed", False)]

@@ -127,7 +127,8 @@ class DomainStatistics:
 
 
 class MomentRecorder:
-    """Forward pre-hooks on every DomainLayerNorm that add the input's per-channel sums to per-domain rows."""
+    """Forward pre-hooks on every domain norm (LayerNorm or BatchNorm kind) that add the input's per-channel
+    sums to per-domain rows."""
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
@@ -161,9 +162,12 @@ class MomentRecorder:
         def hook(module: nn.Module, args: tuple) -> None:
             x = args[0]
             d = self.model.domain_context.domain
-            x64 = x.detach().to(torch.float64).reshape(x.shape[0], -1, x.shape[-1])
+            x64 = x.detach().to(torch.float64)
+            if getattr(module, "channel_axis", -1) not in (-1, x.ndim - 1):  # e.g. NCHW BatchNorm input
+                x64 = x64.movedim(module.channel_axis, -1)
+            x64 = x64.reshape(x.shape[0], -1, x64.shape[-1])
             if name not in self._acc:
-                z = torch.zeros(k, x.shape[-1], dtype=torch.float64, device=x.device)
+                z = torch.zeros(k, x64.shape[-1], dtype=torch.float64, device=x.device)
                 self._acc[name] = [torch.zeros(k, dtype=torch.float64, device=x.device), z, z.clone()]
             acc = self._acc[name]
             tokens = torch.full((x.shape[0],), float(x64.shape[1]), dtype=torch.float64, device=x.device)

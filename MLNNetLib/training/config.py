@@ -8,9 +8,12 @@ from typing import Any
 
 # What each paper variant means for training (DESIGN §2-3; paper Table 3).
 VARIANTS: dict[str, dict[str, Any]] = {
-    "basenet": {"num_domains": 1, "augment": False},  # plain Swin-Unet, source images only
-    "basenet-s": {"num_domains": 1, "augment": True},  # + Bézier/inversion augmentation, one shared LayerNorm
-    "mln-net": {"num_domains": 2, "augment": True},  # + one LayerNorm branch per augmented domain
+    "basenet": {"num_domains": 1, "augment": False, "arch": "swin_unet"},  # plain Swin-Unet, source images only
+    "basenet-s": {"num_domains": 1, "augment": True, "arch": "swin_unet"},  # + Bézier/inversion aug., one shared LN
+    "mln-net": {"num_domains": 2, "augment": True, "arch": "swin_unet"},  # + one LayerNorm branch per domain
+    # Seed 002's Pro_UNeXt: plain (K=1, source images only) and with domain branches (BN and LN per domain)
+    "pro_unext": {"num_domains": 1, "augment": False, "arch": "pro_unext"},
+    "pro_unext-mln": {"num_domains": 2, "augment": True, "arch": "pro_unext"},
 }
 
 
@@ -29,7 +32,9 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-3
     warmup_steps: int = 50
-    loss: str = "paper"  # "paper" (summed soft Dice over branches) | "dice_bce" | "dice_focal"
+    loss: str = "paper"  # "paper" (summed soft Dice over branches) | "dice_bce" | "dice_focal" | "focal_dice" | "hd"
+    finetune_hd_epochs: int = 0  # seed 002: the last N epochs fine-tune with the HD loss (focal + Dice + HD)
+    recipe_augment: bool = False  # seed 002 §2.1 calcification-aware augmentation incl. copy-paste
     pos_weight: float = 20.0
     positive_fraction: float = 0.8  # share of tiles centred near a calcification
     val_fraction: float = 0.2

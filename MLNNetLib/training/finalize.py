@@ -40,13 +40,11 @@ def _stats_batches(cases: list[Case], tile: int, cfg: TrainConfig, curves: list,
 
 def _calibration_tiles(cases: list[Case], tile: int, n_tiles: int = 8, max_images: int = 16) -> tuple[list[torch.Tensor], list[float]]:
     """The tiles inference would use for selection, from source training images as they are."""
-    from MLNNetLib.inference.segment import _selection_tiles
-    from MLNNetLib.inference.tiling import plan_tiles
+    from MLNNetLib.inference.planes import tissue_tiles
 
     tiles, means = [], []
     for case in cases[:max_images]:
-        plan = plan_tiles(case.image.shape, tile, 0.25, case.breast)
-        chosen = _selection_tiles(case.image[None], case.breast[None], [plan], tile, n_tiles)
+        chosen = tissue_tiles(case.image, case.breast, tile, n_tiles)
         if chosen:
             tiles.append(torch.from_numpy(np.stack(chosen)[:, None].astype(np.float32)))
             means.append(float(case.image[case.breast].mean()))

@@ -19,6 +19,7 @@ from MLNNetLib.training.config import TrainConfig
 from MLNNetLib.training.data import TileSampler, find_items, load_case, split_items
 from MLNNetLib.training.history import plot_history, read_history, write_history
 from MLNNetLib.training.losses import compute_loss
+from MLNNetLib.training.recipe import RecipeSampler, loss_for_epoch, precise_bn_batches
 from MLNNetLib.training.state import load_train_state, save_train_state
 from MLNNetLib.training.validation import fixed_validation_tiles, validate
 
@@ -58,7 +59,7 @@ def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, n_train: int, n_v
         "config": model.config.to_dict(),
         "num_domains": cfg.num_domains,
         "spacing_mm": list(spacing),
-        "augmentation": {"enabled": cfg.augment, "curves": [list(map(list, c)) for c in _curves(cfg)], "inversion": "inside breast, background kept"},
+        "augmentation": {"enabled": cfg.augment, "curves": [list(map(list, c)) for c in _curves(cfg)], "inversion": "inside breast, background kept", "recipe": cfg.recipe_augment},
         "training": {
             "source_domain": cfg.source_domain,
             "data": str(cfg.data),
@@ -117,6 +118,9 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
 
     net = torch.nn.parallel.DistributedDataParallel(model) if d.enabled else model
     sampler = TileSampler(cases, tile, cfg.positive_fraction)
+    if cfg.recipe_augment:  # seed 002 §2.1: calcification-aware augmentation of each tile, before the domain versions
+        sampler = RecipeSampler(sampler)
+    loss_for_epoch(cfg.loss, cfg.epochs, cfg.finetune_hd_epochs, 0)  # refuse a bad fine-tuning length early
     val_x, val_y = fixed_validation_tiles(val_cases, tile, cfg.val_tiles, cfg.seed)
     curves = _curves(cfg)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if d.device.type == "cuda" else contextlib.nullcontext
@@ -130,6 +134,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
 
     for epoch in range(start_epoch, cfg.epochs):
         rng = np.random.default_rng([cfg.seed, d.rank, epoch])  # per-epoch streams make a resumed run identical
+        loss_name = loss_for_epoch(cfg.loss, cfg.epochs, cfg.finetune_hd_epochs, epoch)  # seed 002: HD fine-tuning
         net.train()
         t0, losses = time.time(), []
         bar = tqdm(range(cfg.steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not d.is_main, leave=False)
@@ -140,7 +145,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
             x, y, dom = x.to(d.device), y.to(d.device), dom.to(d.device)
             with autocast():
                 logits = net(x, dom)
-            loss = compute_loss(cfg.loss, logits, y, dom, cfg.num_domains, cfg.pos_weight)
+            loss = compute_loss(loss_name, logits, y, dom, cfg.num_domains, cfg.pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -148,6 +153,8 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
             sched.step()
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        # Pro_UNeXt: BatchNorm running statistics recomputed with this epoch's final weights (precise BN)
+        precise_bn_batches(model, make_batch, sampler, cfg, curves, np.random.default_rng([cfg.seed, d.rank, epoch, 1]))
         val_loss, val_dice = validate(model, val_x, val_y, cfg.loss, cfg.pos_weight, d.device)
         row = {
             "epoch": epoch + 1, "step": (epoch + 1) * cfg.steps_per_epoch,

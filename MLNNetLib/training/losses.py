@@ -58,6 +58,11 @@ def dice_focal(logits: torch.Tensor, target: torch.Tensor, domain: torch.Tensor,
 
 LOSSES = {"paper": summed_branch_dice, "dice_bce": dice_bce, "dice_focal": dice_focal}
 
+# Seed 002 (Pro_UNeXt) recipe: "focal_dice" for training, "hd" (focal + Dice + HD-DT) for fine-tuning.
+from MLNNetLib.training.recipe.losses import RECIPE_LOSSES  # noqa: E402
+
+LOSSES.update(RECIPE_LOSSES)
+
 
 def compute_loss(name: str, logits: torch.Tensor, target: torch.Tensor, domain: torch.Tensor, num_domains: int, pos_weight: float) -> torch.Tensor:
     if name not in LOSSES:
