@@ -212,3 +212,23 @@ def test_pretrained_swin_weights_land_everywhere_or_fail_loudly(tmp_path) -> Non
     torch.save({"model": {k: v * 2 for k, v in sd.items()}}, tmp_path / "wide.pth")
     with pytest.raises(InputError, match="does not fit"):
         load_swin_pretrained(build_model("small", num_domains=1), tmp_path / "wide.pth")
+
+
+def test_grouped_domains_use_the_fused_path_and_give_the_gathered_result():
+    from MLNNetLib.model.domain_norm import contiguous_segments
+
+    assert contiguous_segments(torch.tensor([0, 0, 1, 1, 1])) == [(0, 0, 2), (1, 2, 5)]
+    assert contiguous_segments(torch.tensor([1, 1])) == [(1, 0, 2)]
+    assert contiguous_segments(torch.tensor([0, 1, 0])) is None  # interleaved: per-sample gather
+    torch.manual_seed(0)
+    model = build_model("tiny", num_domains=2).eval()
+    with torch.no_grad():
+        for norm in model.modules():
+            if hasattr(norm, "weight") and getattr(norm, "num_domains", 0) == 2:
+                norm.weight.normal_(1.0, 0.3)
+                norm.bias.normal_(0.0, 0.3)
+        x = torch.rand(4, 1, 64, 64)
+        grouped = model(x, torch.tensor([0, 0, 1, 1]))  # fused runs
+        order = torch.tensor([0, 2, 1, 3])
+        interleaved = model(x[order], torch.tensor([0, 1, 0, 1]))  # gather path
+    assert torch.allclose(grouped[order], interleaved, atol=1e-5)

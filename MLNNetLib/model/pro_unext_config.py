@@ -83,7 +83,7 @@ class ProUNeXtConfig:
 
 PRESETS: dict[str, ProUNeXtConfig] = {
     "pro_unext": ProUNeXtConfig(name="pro_unext", img_size=512),
-    "pro_unext-small": ProUNeXtConfig(name="pro_unext-small", img_size=256, channels=(16, 16, 32, 64, 96, 128, 160)),
+    "pro_unext-small": ProUNeXtConfig(name="pro_unext-small", img_size=128, channels=(16, 16, 32, 64, 96, 128, 160)),
     "pro_unext-tiny": ProUNeXtConfig(name="pro_unext-tiny", img_size=64, channels=(8, 8, 8, 16, 16, 24, 32)),
 }
 # Same size class across architectures (the ablation trains both on one profile).

@@ -19,7 +19,7 @@ from torch import nn
 
 from MLNNetLib.errors import InputError
 from MLNNetLib.model.configs import ModelConfig
-from MLNNetLib.model.domain_norm import DomainContext, DomainLayerNorm, domain_norms
+from MLNNetLib.model.domain_norm import DomainContext, DomainLayerNorm, domain_norms, route_domains
 
 NormFactory = partial  # partial(DomainLayerNorm, num_domains=K, context=ctx, eps=...)
 
@@ -130,16 +130,7 @@ class SwinUnet(nn.Module):
                                    f"config.img_size), got {tuple(x.shape)}")
         if not torch.is_floating_point(x):
             raise InputError(None, f"model input must be floating point in [0, 1], got {x.dtype}")
-        if isinstance(domain, int):
-            domain = torch.full((x.shape[0],), domain, dtype=torch.long, device=x.device)
-        if domain.ndim != 1 or domain.shape[0] != x.shape[0] or domain.dtype not in (torch.long, torch.int32):
-            raise InputError(None, f"domain must be an integer tensor of shape ({x.shape[0]},), "
-                                   f"got {domain.dtype} {tuple(domain.shape)}")
-        domain = domain.to(device=x.device, dtype=torch.long)
-        if domain.numel() and (int(domain.min()) < 0 or int(domain.max()) >= self.num_domains):
-            raise InputError(None, f"domain labels must be in 0..{self.num_domains - 1}, got "
-                                   f"{sorted(set(domain.tolist()))}")
-        return domain
+        return route_domains(domain, x, self.num_domains)
 
     def forward(self, x: torch.Tensor, domain: torch.Tensor | int) -> torch.Tensor:
         self.domain_context.domain = self._check(x, domain)

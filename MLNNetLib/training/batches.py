@@ -37,9 +37,13 @@ def make_batch(
             masks.append(mask)
             domains.append(0)
     else:
+        versions: list[list[tuple[np.ndarray, np.ndarray]]] = [[], []]
         for _ in range(batch_size):
             img, mask, breast = sampler.sample(rng)
             for label, version in enumerate(domain_versions(img, breast, curves, rng)):
+                versions[label].append((version, mask))
+        for label, group in enumerate(versions):  # grouped by domain: fused LayerNorm per run (DomainContext)
+            for version, mask in group:
                 images.append(version)
                 masks.append(mask)
                 domains.append(label if num_domains > 1 else 0)

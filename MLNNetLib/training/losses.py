@@ -1,5 +1,6 @@
 """Segmentation losses. The paper's summed soft Dice is the default; Dice+BCE/focal exist because calcifications
-are ~0.1 % of pixels and a pure Dice signal is weak early in training (DESIGN §3, "Making it learn")."""
+are ~0.1 % of pixels and a pure Dice signal is weak early in training (DESIGN §3, "Making it learn").
+Focal + Dice and the Hausdorff fine-tuning loss of seed 002 live in training/recipe/losses.py."""
 
 from __future__ import annotations
 
@@ -43,20 +44,7 @@ def dice_bce(logits: torch.Tensor, target: torch.Tensor, domain: torch.Tensor, n
     return summed_branch_dice(logits, target, domain, num_domains) + bce
 
 
-def focal(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.75, gamma: float = 2.0) -> torch.Tensor:
-    logits = logits.float()
-    p = torch.sigmoid(logits)
-    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    p_t = p * target + (1 - p) * (1 - target)
-    a_t = alpha * target + (1 - alpha) * (1 - target)
-    return (a_t * (1 - p_t) ** gamma * ce).mean()
-
-
-def dice_focal(logits: torch.Tensor, target: torch.Tensor, domain: torch.Tensor, num_domains: int, pos_weight: float = 20.0) -> torch.Tensor:
-    return summed_branch_dice(logits, target, domain, num_domains) + 10.0 * focal(logits, target)
-
-
-LOSSES = {"paper": summed_branch_dice, "dice_bce": dice_bce, "dice_focal": dice_focal}
+LOSSES = {"paper": summed_branch_dice, "dice_bce": dice_bce}
 
 # Seed 002 (Pro_UNeXt) recipe: "focal_dice" for training, "hd" (focal + Dice + HD-DT) for fine-tuning.
 from MLNNetLib.training.recipe.losses import RECIPE_LOSSES  # noqa: E402
