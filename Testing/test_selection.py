@@ -179,3 +179,20 @@ def test_numpy_float64_tiles_select_like_tensors(setup) -> None:
     b = select_branch(model, bright[:2].double().numpy(), stats, "euclidean")
     assert a.branch == b.branch == 1
     np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
+
+
+def test_standardized_distance_is_in_units_of_the_domain_spread():
+    from MLNNetLib.selection.branch import standardized_distance
+
+    mu, sd = torch.tensor([0.0, 10.0]), torch.tensor([1.0, 5.0])
+    assert standardized_distance(mu, sd, mu, sd) == 0.0
+    # each channel's mean moved by one of its own standard deviations -> 1, whatever the channel's scale
+    assert standardized_distance(mu + sd, sd, mu, sd) == pytest.approx(1.0)
+    assert standardized_distance(mu, 2 * sd, mu, sd) == pytest.approx(1.0)
+
+
+def test_every_selection_method_is_offered_on_the_command_line():
+    from MLNNetLib.cli.segment_cmd import SELECTIONS
+    from MLNNetLib.selection import METHODS
+
+    assert set(SELECTIONS) == set(METHODS)

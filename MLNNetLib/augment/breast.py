@@ -7,8 +7,11 @@ How it decides (documented because inverted inputs must work):
    The ring is inset by 2 % of each side (``BORDER_INSET``): digitised film (CBIS-DDSM) has bright
    scanner frames along the very edge, and on 5 of the package's 8 real CBIS-DDSM scans the outermost
    ring called a normal image inverted, while the inset ring got all 8, and their inversions, right.
-3. A *low* threshold, halfway between the border (air) median and ``t``, keeps the faint fatty
-   skin-line region that Otsu alone cuts off.
+3. A *low* threshold, a tenth of the way from the border (air) median to ``t`` but at least 4 robust
+   noise sigmas of the air away from it, keeps the fatty periphery and skin line. Otsu alone (and the
+   halfway point tried first) split *dense from fatty* tissue on processed FFDM-like images, so the
+   "breast" lost its whole fatty rim, the inversion augmentation inverted only the dense core, and a
+   model trained on that could not read MONOCHROME1-style images at all (Dice 0 with either branch).
 4. Largest connected component (8-/26-connectivity) after an opening with a box of radius
    ``OPEN_FRACTION`` (0.5 %) of the shorter side: the opening cuts thin bright film frames and wires that
    touch the breast, so the component is the breast alone (labels and markers in the air drop out too).
@@ -46,6 +49,8 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
 
 BORDER_INSET = 0.02
 OPEN_FRACTION = 0.005
+AIR_FRACTION = 0.1  # tissue starts a tenth of the way from the air level to Otsu's threshold ...
+AIR_NOISE_SIGMAS = 4.0  # ... but never within 4 noise sigmas of the air
 
 
 def _border_values(img: np.ndarray, inset: float | None = None) -> np.ndarray:
@@ -91,8 +96,11 @@ def breast_mask(img01: np.ndarray) -> np.ndarray:
     if float(img.max()) <= float(img.min()):
         return np.zeros(img.shape, dtype=bool)
     t = otsu_threshold(img)
-    air = float(np.median(_border_values(img)))
-    low = 0.5 * (air + t)
+    border = _border_values(img)
+    air = float(np.median(border))
+    noise = 1.4826 * float(np.median(np.abs(border - air)))  # robust sigma of the air (film grain, detector noise)
+    step = max(AIR_FRACTION * abs(t - air), AIR_NOISE_SIGMAS * noise)
+    low = air + step if air <= t else air - step
     tissue = np.ascontiguousarray(img < low if air > t else img > low)
     radius = max(1, int(round(OPEN_FRACTION * min(img.shape[-2:]))))
     core = _largest_component(_box(_box(tissue, radius, grow=False), radius, grow=True))

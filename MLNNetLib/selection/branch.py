@@ -3,7 +3,7 @@
 For each branch k the image's tissue tiles run with d = k (all K branches in one batched forward of K copies);
 the per-channel μ/σ of every norm input are compared with the ones recorded for domain k in training.
 ``cosine`` (MLN-net) takes the argmax of summed cosine similarities (the paper's argmin is a slip),
-``euclidean`` (MLN-net-E) the argmin of summed L2 distances, ``plus``/``euclidean_plus`` add the correctional
+``euclidean`` (MLN-net-E) the argmin of summed L2 distances, ``standardized`` the argmin of channel-standardised Gaussian distances (ours), ``plus``/``euclidean_plus`` add the correctional
 mean (mean breast intensity), ``union`` (MLN-net-R) selects nothing. A best score beyond the threshold
 calibrated on training images flags the image as out of distribution.
 """
@@ -31,6 +31,7 @@ METHODS: dict[str, tuple[bool, bool]] = {
     "plus": (True, True),
     "euclidean_plus": (True, False),
     "union": (False, True),  # no selection; cosine scores are still reported (and drive the OOD flag)
+    "standardized": (False, False),
 }
 ALIASES = {"cosine_plus": "plus", "mln-net": "cosine", "mln-net-e": "euclidean", "mln-net+": "plus",
            "mln-net-e+": "euclidean_plus", "mln-net-r": "union"}
@@ -95,6 +96,18 @@ def branch_moments(model: nn.Module, tiles: torch.Tensor, max_batch: int = 16) -
     return rec.moments
 
 
+def standardized_distance(mu_t: torch.Tensor, sd_t: torch.Tensor, mu_d: torch.Tensor, sd_d: torch.Tensor) -> float:
+    """Mean over channels of the squared 2-Wasserstein distance between the test and the domain's per-channel
+    Gaussians, in units of the domain's own spread: ((mu_t - mu_d)^2 + (sd_t - sd_d)^2) / sd_d^2.
+
+    Cosine similarity of whole mean vectors barely moves when every channel shifts together (it ignores
+    magnitude), and raw L2 is dominated by the widest channels; scaling each channel by how much it varies
+    in training makes a polarity or contrast change visible in every layer.
+    """
+    scale = sd_d.clamp_min(1e-6) ** 2
+    return float((((mu_t - mu_d) ** 2 + (sd_t - sd_d) ** 2) / scale).mean())
+
+
 def score_branches(test: dict[str, LayerMoments], stats: DomainStatistics, method: str,
                    input_mean: float | None = None) -> list[float | None]:
     """One score per branch (None where training never saw that domain)."""
@@ -113,7 +126,9 @@ def score_branches(test: dict[str, LayerMoments], stats: DomainStatistics, metho
         for name, moments in test.items():
             mu_t, sd_t = moments.mean()[k], moments.std()[k]
             mu_d, sd_d = stats.layers[name].mean()[k], stats.layers[name].std()[k]
-            if higher:
+            if method == "standardized":
+                total += standardized_distance(mu_t, sd_t, mu_d, sd_d)
+            elif higher:
                 total += cosine(mu_t, mu_d) + cosine(sd_t, sd_d)
             else:
                 total += float((mu_t - mu_d).norm()) + float((sd_t - sd_d).norm())

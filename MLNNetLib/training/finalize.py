@@ -15,7 +15,7 @@ from MLNNetLib.training.data import Case, TileSampler
 
 log = get_logger(__name__)
 
-CALIBRATED_METHODS = ("cosine", "euclidean", "plus", "euclidean_plus")
+CALIBRATED_METHODS = ("cosine", "euclidean", "plus", "euclidean_plus", "standardized")
 
 
 def _stats_batches(cases: list[Case], tile: int, cfg: TrainConfig, curves: list, batch: int = 8) -> Iterator[tuple]:
