@@ -65,7 +65,7 @@ def test_selection_benchmark_tiny(capsys):
 def test_train_step_benchmark_tiny(capsys):
     r = _run_json(capsys, ["benchmark", "train-step", "--config", "tiny", "--steps", "1", "--warmup", "0"])
     assert r["benchmark"] == "train-step" and r["config"] == "tiny" and r["batch"] == 4
-    assert r["domains_in_batch"] == [0, 1, 0, 1]
+    assert r["domains_in_batch"] == [0, 0, 1, 1]
     assert r["initial_max_abs_output_difference"] < 1e-5
     assert r["first_loss"]["domainln"] == pytest.approx(r["first_loss"]["plainln"], abs=1e-5)
     # the extra branch holds exactly one more (weight, bias) pair per norm

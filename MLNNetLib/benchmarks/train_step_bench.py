@@ -51,11 +51,12 @@ def plain_layernorm_copy(model: nn.Module, branch: int = 0) -> nn.Module:
 
 
 def make_batch(size: int, batch: int, num_domains: int, seed: int, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """Images in [0, 1], sparse calcification-like targets (~0.5 % foreground), domains 0,1,..,K-1,0,..."""
+    """Images in [0, 1], sparse calcification-like targets (~0.5 % foreground), both domains in one batch,
+    grouped by domain (0,0,1,1) as training.batches.make_batch lays them out."""
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(batch, 1, size, size, generator=g)
     target = (torch.rand(batch, 1, size, size, generator=g) > 0.995).float()
-    domain = torch.arange(batch) % num_domains
+    domain = torch.sort(torch.arange(batch) % num_domains).values
     return x.to(device), target.to(device), domain.to(device)
 
 

@@ -82,16 +82,26 @@ class TissueTiles:
     def tiles(self) -> list[np.ndarray]:
         return [p for _, p in self._best]
 
+    def corners(self) -> list[tuple[int, int, int]]:
+        """(plane, row, col) of each chosen tile, in the order of ``tiles()``."""
+        return [(int(k[2]), int(k[3]), int(k[4])) for k, _ in self._best]
+
 
 def tissue_tiles(image01: np.ndarray, breast: np.ndarray, tile: int, n: int, overlap: float = 0.25) -> list[np.ndarray]:
-    """The selection tiles of one prepared 2-D image, exactly as ``segment_image`` picks them (also used to
-    calibrate the out-of-distribution threshold on training images)."""
+    """The selection tiles of one prepared 2-D image, exactly as ``segment_image`` picks them."""
+    return [image01[r : r + tile, c : c + tile] for r, c in tissue_tile_corners(image01, breast, tile, n, overlap)]
+
+
+def tissue_tile_corners(image01: np.ndarray, breast: np.ndarray, tile: int, n: int, overlap: float = 0.25) -> list[tuple[int, int]]:
+    """Top-left corners of the selection tiles of a prepared 2-D image at least one tile in size. Training
+    records the domain statistics and calibrates the OOD threshold on these same tiles, so selection
+    compares like with like (tissue-filled tiles, not tiles half in the air)."""
+    if min(image01.shape) < tile:
+        raise ValueError(f"image {image01.shape} is smaller than the tile {tile}")
     from MLNNetLib.inference.tiling import plan_tiles
 
-    work, _ = pad_to(image01[None], tile, tile)
-    mask, _ = pad_to(breast[None].astype(bool), tile, tile)
-    plane = Plane(work, mask, float(image01[breast].sum()), int(breast.sum()))
-    plan = plan_tiles(work.shape[1:], tile, overlap, mask[0])
+    plane = Plane(image01[None], breast[None].astype(bool), float(image01[breast].sum()), int(breast.sum()))
+    plan = plan_tiles(image01.shape, tile, overlap, breast)
     chooser = TissueTiles(n)
     chooser.offer(0, plane, plan.tiles, tile)
-    return chooser.tiles()
+    return [(r, c) for _, r, c in chooser.corners()]

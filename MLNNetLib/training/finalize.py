@@ -11,7 +11,7 @@ import torch
 from MLNNetLib.log import get_logger
 from MLNNetLib.training.batches import domain_versions
 from MLNNetLib.training.config import TrainConfig
-from MLNNetLib.training.data import Case, TileSampler
+from MLNNetLib.training.data import Case
 
 log = get_logger(__name__)
 
@@ -19,21 +19,25 @@ CALIBRATED_METHODS = ("cosine", "euclidean", "plus", "euclidean_plus", "standard
 
 
 def _stats_batches(cases: list[Case], tile: int, cfg: TrainConfig, curves: list, batch: int = 8) -> Iterator[tuple]:
-    """Tissue tiles of the training images in every domain version the model was trained on, with their mean
+    """The selection tiles of every training image (the tissue-filled tiles inference compares, DESIGN §4:
+    "the same per-channel statistics") in every domain version the model was trained on, with their mean
     breast intensity (for the "+" correctional mean)."""
-    sampler = TileSampler(cases, tile, positive_fraction=0.0)
+    from MLNNetLib.inference.planes import tissue_tile_corners
+
     rng = np.random.default_rng([cfg.seed, 4242])
+    per_image = max(1, cfg.stats_tiles // max(1, len(cases)))
     xs, ds, ms = [], [], []
-    for _ in range(cfg.stats_tiles):
-        img, _, breast = sampler.sample(rng)
-        versions = domain_versions(img, breast, curves, rng) if cfg.augment else [img]
-        for label, v in enumerate(versions):
-            xs.append(v)
-            ds.append(label if cfg.num_domains > 1 else 0)
-            ms.append(float(v[breast].mean()) if breast.any() else float("nan"))
-        if len(xs) >= batch:
-            yield torch.from_numpy(np.stack(xs)[:, None]), torch.tensor(ds), torch.tensor(ms, dtype=torch.float64)
-            xs, ds, ms = [], [], []
+    for case in cases:
+        for r, c in tissue_tile_corners(case.image, case.breast, tile, per_image):
+            img, breast = case.image[r : r + tile, c : c + tile], case.breast[r : r + tile, c : c + tile]
+            versions = domain_versions(img, breast, curves, rng) if cfg.augment else [img]
+            for label, v in enumerate(versions):
+                xs.append(v)
+                ds.append(label if cfg.num_domains > 1 else 0)
+                ms.append(float(v[breast].mean()) if breast.any() else float("nan"))
+            if len(xs) >= batch:
+                yield torch.from_numpy(np.stack(xs)[:, None]), torch.tensor(ds), torch.tensor(ms, dtype=torch.float64)
+                xs, ds, ms = [], [], []
     if xs:
         yield torch.from_numpy(np.stack(xs)[:, None]), torch.tensor(ds), torch.tensor(ms, dtype=torch.float64)
 
