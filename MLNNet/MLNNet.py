@@ -38,7 +38,7 @@ for _candidate in (os.path.dirname(MODULE_DIR), os.path.dirname(os.path.dirname(
     if os.path.isdir(os.path.join(_candidate, "MLNNetLib")) and _candidate not in sys.path:
         sys.path.insert(0, _candidate)
 
-SELECTION_METHODS = ["cosine", "euclidean", "plus", "euclidean_plus", "standardized", "union"]
+SELECTION_METHODS = ["cosine", "euclidean", "plus", "euclidean_plus", "standardized", "response", "union"]
 DEVICES = ["cpu", "cuda"]
 
 

@@ -196,3 +196,26 @@ def test_every_selection_method_is_offered_on_the_command_line():
     from MLNNetLib.selection import METHODS
 
     assert set(SELECTIONS) == set(METHODS)
+
+
+def test_response_selection_picks_the_branch_that_responds_and_defaults_to_branch_0_on_a_tie():
+    from MLNNetLib.selection import select_branch
+    from MLNNetLib.selection.branch import branch_responses
+
+    torch.manual_seed(0)
+    model = build_model("tiny", num_domains=2).eval()
+    tiles = torch.rand(4, 1, 64, 64)
+    stats = record_domain_statistics(model, [(tiles, torch.tensor([0, 0, 1, 1]))])
+    # identical branches respond identically: no evidence, keep the source-similar branch
+    r = branch_responses(model, tiles)
+    assert r[0] == pytest.approx(r[1])
+    assert select_branch(model, tiles, stats, "response").branch == 0
+    # make branch 1 light up: a large bias on its last norm, read by a head with positive weights
+    name, last = domain_norms(model)[-1]
+    with torch.no_grad():
+        model.head.weight.fill_(0.5)
+        last.bias[1].fill_(3.0)
+    r = branch_responses(model, tiles)
+    assert r[1] > r[0] + 0.1
+    sel = select_branch(model, tiles, stats, "response")
+    assert sel.branch == 1 and sel.scores == pytest.approx(r)

@@ -13,9 +13,10 @@ from MLNNetLib.log import get_logger
 
 log = get_logger(__name__)
 
-DEMO_ROWS = [Row("Basenet", "basenet", "cosine"), Row("MLN-net", "mln-net", "cosine")]
+# MLN-net with the paper's cosine selection, and the same model with our response selection (docs/decisions.md)
+DEMO_ROWS = [Row("Basenet", "basenet", "cosine"), Row("MLN-net", "mln-net", "cosine"), Row("MLN-net (response)", "mln-net", "response")]
 # --arch pro_unext: the same study with seed 002's network (K=1 plain, K=2 with per-domain BN/LN branches)
-PRO_UNEXT_ROWS = [Row("Pro_UNeXt", "pro_unext", "cosine"), Row("Pro_UNeXt-MLN", "pro_unext-mln", "cosine")]
+PRO_UNEXT_ROWS = [Row("Pro_UNeXt", "pro_unext", "cosine"), Row("Pro_UNeXt-MLN", "pro_unext-mln", "cosine"), Row("Pro_UNeXt-MLN (response)", "pro_unext-mln", "response")]
 
 
 def _publish(src: Path, dst: Path) -> None:
@@ -45,7 +46,9 @@ def run_demo(out: Path, profile: str = "quick", source: str = "ffdm", seed: int 
     else:
         intro = (f"MLN-net (K=2 LayerNorm branches, Bézier + inversion augmentation, cosine branch selection) and a Basenet "
                  f"(the same Swin-Unet with K=1, no augmentation) were trained on the synthetic `{source}` domain only and "
-                 f"applied to images of the unseen domains {', '.join(targets)}. Models: `model.safetensors`, `basenet.safetensors`.")
+                 f"applied to images of the unseen domains {', '.join(targets)}. `MLN-net` selects the branch with the paper's "
+                 f"cosine statistics; `MLN-net (response)` is the same model with the branch that responds most strongly "
+                 f"(docs/decisions.md explains why). Models: `model.safetensors`, `basenet.safetensors`.")
     write_text(out / "report.md", study_report("MLNNet demo", intro, result, prof, out), overwrite=True)
     log.info("report written to %s", out / "report.md")
     return result

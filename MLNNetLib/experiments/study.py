@@ -33,6 +33,7 @@ ABLATION_ROWS = [
     Row("MLN-net-E", "mln-net", "euclidean"),
     Row("MLN-net", "mln-net", "cosine"),
     Row("MLN-net+", "mln-net", "plus"),
+    Row("MLN-net (response)", "mln-net", "response"),  # ours: branch with the strongest calcification response
     Row("Pro_UNeXt", "pro_unext", "cosine"),  # seed 002's network, K=1, source images only
     Row("Pro_UNeXt-MLN", "pro_unext-mln", "cosine"),  # the same with per-domain BN/LN branches, cosine selection
 ]
