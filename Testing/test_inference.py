@@ -193,7 +193,7 @@ def test_dbt_stack_equals_slice_by_slice_2d_and_selects_once(monkeypatch):
     vol = Image(np.stack(planes), Geometry.identity((1.0, 0.1, 0.1)), path="dbt.nrrd")
     res3 = segment_image(ckpt_of(model, stats=object()), vol, selection="cosine", options=InferenceOptions(batch_size=3))
     assert len(calls) == 1  # one selection for the whole series
-    assert calls[0][0][0] <= 8 and calls[0][0][1:] == (1, 32, 32) and 0 < calls[0][2] < 1
+    assert calls[0][0][0] <= InferenceOptions().selection_tiles and calls[0][0][1:] == (1, 32, 32) and 0 < calls[0][2] < 1
     assert set(model.seen) == {1}  # only the chosen branch ran over the tiles
     assert res3.branch == 1 and res3.scores == [0.2, 0.9] and res3.mask.shape == (3, 96, 120)
     for z, plane in enumerate(planes):
