@@ -6,6 +6,7 @@ The ablation and the demo are both studies; re-running one reuses finished data 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,7 @@ def _write_overlays(folder: Path, label: str, items: list[dict], scores: list[Im
     for item, score in zip(items, scores):
         image = read_image(item["image"])
         ref = read_mask(item["mask"], like=image)
-        name = f"{label.replace('+', 'plus').replace(' ', '_')}_{item['domain']}_{item['id']}.png"
+        stem = re.sub(r"[^A-Za-z0-9-]+", "_", label.replace("+", "plus")).strip("_")  # safe in file names and links
+        name = f"{stem}_{item['domain']}_{item['id']}.png"
         title = f"{label} on {item['domain']} ({item['id']}): DSC {100 * score.metrics['dice']:.1f} %, branch {score.summary.get('branch')}"
         save_overlay(folder / name, image.array, score.mask, ref.array > 0, title)
