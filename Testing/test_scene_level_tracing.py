@@ -9,7 +9,6 @@ from scipy import ndimage
 from MLNNetLib.errors import InputError
 from MLNNetLib.image import Geometry, Image
 from MLNNetLib.scene import (
-    HeadlessScene,
     add_point_list,
     add_volume_from_image,
     ijk_to_ras,
@@ -30,13 +29,6 @@ def _image(shape=(80, 90), seed=0):
     for (r, c), s in BLOBS:
         img += 60 * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / (2 * s * s))
     return img.astype(np.float32)
-
-
-@pytest.fixture
-def mrml():
-    h = HeadlessScene()
-    yield h
-    h.close()
 
 
 def test_half_maximum_outline_around_each_point(mrml):

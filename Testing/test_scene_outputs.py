@@ -10,7 +10,6 @@ from MLNNetLib.image import Geometry, Image
 from MLNNetLib.metrics import evaluate_masks
 from MLNNetLib.quantify.clusters import find_clusters
 from MLNNetLib.scene import (
-    HeadlessScene,
     add_mask_segment,
     add_volume_from_image,
     cluster_centres,
@@ -21,13 +20,6 @@ from MLNNetLib.scene import (
     rows_table,
     table_to_rows,
 )
-
-
-@pytest.fixture
-def mrml():
-    h = HeadlessScene()
-    yield h
-    h.close()
 
 
 def test_rows_table_types_order_and_missing_values(mrml):

@@ -19,7 +19,6 @@ from MLNNetLib.inference import SegmentationResult
 from MLNNetLib.progress import Progress
 from MLNNetLib.scene import (
     MLN_SEGMENT_NAME,
-    HeadlessScene,
     add_volume_from_image,
     ijk_to_ras,
     image_from_volume,
@@ -48,13 +47,6 @@ def threshold_segmenter(ckpt, image, selection="cosine", options=None, progress=
 
 
 calls: list[dict] = []
-
-
-@pytest.fixture
-def mrml():
-    h = HeadlessScene()
-    yield h
-    h.close()
 
 
 def _volume(mrml):

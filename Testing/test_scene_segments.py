@@ -11,7 +11,6 @@ from MLNNetLib.scene import (
     CALCIFICATION_TERMINOLOGY,
     MLN_SEGMENT_COLOR,
     MLN_SEGMENT_NAME,
-    HeadlessScene,
     add_mask_segment,
     add_volume_from_image,
     find_segment,
@@ -22,13 +21,6 @@ from MLNNetLib.scene import (
     segment_to_array,
     write_mask_to_segment,
 )
-
-
-@pytest.fixture
-def mrml():
-    h = HeadlessScene()
-    yield h
-    h.close()
 
 
 def _volume(mrml, shape=(24, 32), spacing=(0.1, 0.07)):

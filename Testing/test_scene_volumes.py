@@ -7,14 +7,7 @@ import pytest
 
 from MLNNetLib.errors import InputError
 from MLNNetLib.image import Geometry, Image
-from MLNNetLib.scene import HeadlessScene, add_volume_from_image, ijk_to_ras, image_from_volume, ijk_to_ras_matrix, ras_to_ijk
-
-
-@pytest.fixture
-def mrml():
-    h = HeadlessScene()
-    yield h
-    h.close()
+from MLNNetLib.scene import add_volume_from_image, ijk_to_ras, image_from_volume, ijk_to_ras_matrix, ras_to_ijk
 
 
 def test_2d_image_is_single_slice_volume_with_ras_matrix(mrml):
