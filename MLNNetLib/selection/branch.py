@@ -108,7 +108,8 @@ def branch_responses(model: nn.Module, tiles: torch.Tensor, max_batch: int = 16)
     a MONOCHROME1-style image whose mean brightness lay between the training domains' was matched to the
     non-inverted branch (all 4 demo images), and a soft digitised-film image to the inverted one (2 of 4).
     The branch whose domain matches the image is the one that sees calcification-like spots in its tissue
-    (it chose the better branch on 15 of 16 demo test images, the 16th a tie); the other sees none.
+    (on the demo model it picked the better branch on all 8 test images scored both ways, and branch 1 for all
+    4 MONOCHROME1-style ones); the other branch sees none.
     """
     tiles = torch.as_tensor(tiles)
     k, n = model.num_domains, tiles.shape[0]
