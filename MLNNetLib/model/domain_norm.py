@@ -6,6 +6,9 @@ shared :class:`DomainContext` that the network sets once per forward instead of 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,6 +39,15 @@ class DomainContext:
         self._domain = value
         self.segments = contiguous_segments(value)
 
+    @contextlib.contextmanager
+    def routing(self, domain: torch.Tensor) -> Iterator[None]:
+        """Route one forward pass: labels set on entry, cleared on exit (also after an error)."""
+        self.domain = domain
+        try:
+            yield
+        finally:
+            self.domain = None
+
 
 def contiguous_segments(domain: torch.Tensor | None) -> list[tuple[int, int, int]] | None:
     """[(domain, start, end)] when every domain's samples are one contiguous run of the batch, else None."""
@@ -50,9 +62,11 @@ def contiguous_segments(domain: torch.Tensor | None) -> list[tuple[int, int, int
 
 
 def route_domains(domain: torch.Tensor | int, x: torch.Tensor, num_domains: int) -> torch.Tensor:
-    """Validate per-sample domain labels for a batch ``x`` (an int means every sample); LongTensor (B,)."""
+    """Validate a network input ``x`` and its per-sample domain labels (an int means every sample); LongTensor (B,)."""
     from MLNNetLib.errors import InputError
 
+    if not torch.is_floating_point(x):
+        raise InputError(None, f"model input must be floating point in [0, 1], got {x.dtype}")
     if isinstance(domain, int):
         domain = torch.full((x.shape[0],), domain, dtype=torch.long, device=x.device)
     if domain.ndim != 1 or domain.shape[0] != x.shape[0] or domain.dtype not in (torch.long, torch.int32):

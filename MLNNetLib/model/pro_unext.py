@@ -70,21 +70,16 @@ class ProUNeXt(nn.Module):
         cin = self.config.in_chans
         if x.ndim != 4 or x.shape[1] != cin or min(x.shape[2:]) < 1:
             raise InputError(None, f"model {self.config.name!r} expects input (B, {cin}, H, W), got {tuple(x.shape)}")
-        if not torch.is_floating_point(x):
-            raise InputError(None, f"model input must be floating point in [0, 1], got {x.dtype}")
         return route_domains(domain, x, self.num_domains)
 
     def forward(self, x: torch.Tensor, domain: torch.Tensor | int) -> torch.Tensor:
-        self.domain_context.domain = self._check(x, domain)
-        try:
+        with self.domain_context.routing(self._check(x, domain)):
             h, w = x.shape[-2:]
             m = self.config.divisor
             ph, pw = -h % m, -w % m
             if ph or pw:  # zero = background after normalisation, as in the tile sampler's padding
                 x = F.pad(x, (0, pw, 0, ph))
             return self._forward(x)[..., :h, :w]
-        finally:
-            self.domain_context.domain = None
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = [self.micro(x)]

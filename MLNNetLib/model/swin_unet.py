@@ -128,16 +128,11 @@ class SwinUnet(nn.Module):
         if x.ndim != 4 or x.shape[1] != c or tuple(x.shape[2:]) != (s, s):
             raise InputError(None, f"model {self.config.name!r} expects input (B, {c}, {s}, {s}) (tile size = "
                                    f"config.img_size), got {tuple(x.shape)}")
-        if not torch.is_floating_point(x):
-            raise InputError(None, f"model input must be floating point in [0, 1], got {x.dtype}")
         return route_domains(domain, x, self.num_domains)
 
     def forward(self, x: torch.Tensor, domain: torch.Tensor | int) -> torch.Tensor:
-        self.domain_context.domain = self._check(x, domain)
-        try:
+        with self.domain_context.routing(self._check(x, domain)):
             return self._forward(x)
-        finally:
-            self.domain_context.domain = None
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.pos_drop(self.patch_embed(x))
