@@ -184,7 +184,7 @@ def test_dbt_stack_equals_slice_by_slice_2d_and_selects_once(monkeypatch):
     planes = [phantom(seed=s) for s in range(3)]
     calls = []
 
-    def select_branch(model, tiles, stats, method="cosine", input_mean=None):  # records how often it is asked
+    def select_branch(model, tiles, stats, method="cosine", input_mean=None, **kwargs):  # records how often it is asked
         calls.append((tuple(tiles.shape), method, input_mean))
         return SimpleNamespace(branch=1, scores=[0.2, 0.9], ood=False, method=method)
 

@@ -17,7 +17,7 @@ from MLNNetLib.log import get_logger
 
 HELP = "Segment microcalcifications in an image with a trained model."
 log = get_logger(__name__)
-SELECTIONS = ("cosine", "euclidean", "plus", "euclidean_plus", "standardized", "response", "union")  # = selection.METHODS
+SELECTIONS = ("cosine", "euclidean", "plus", "euclidean_plus", "standardized", "response", "polarity", "union")  # = selection.METHODS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--finetune-hd-epochs", type=int, default=0, help="seed 002: the last N epochs fine-tune with the HD loss")
     p.add_argument("--recipe-augment", action="store_true", help="seed 002 calcification-aware augmentation "
                    "(scale+crop, blur, sharpen, grayscale, histogram, affine, copy-paste)")
+    p.add_argument("--stacked-augment", action="store_true", help="BigAug deep stacked transformations of every tile "
+                   "(rotation, scaling, resolution, blur, sharpen, noise, brightness, contrast, gamma; p=0.5 each)")
     p.add_argument("--pos-weight", type=float, default=20.0, help="BCE weight of calcification pixels (dice_bce)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
@@ -44,16 +46,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     num_domains, augment = args.num_domains, not args.no_augment
+    stacked = getattr(args, "stacked_augment", False)
     arch = getattr(args, "arch", None)
     if args.variant:
         num_domains, augment = VARIANTS[args.variant]["num_domains"], VARIANTS[args.variant]["augment"]
+        stacked = stacked or VARIANTS[args.variant].get("stacked_augment", False)
         if arch is None and VARIANTS[args.variant].get("arch", "swin_unet") != "swin_unet":
             arch = VARIANTS[args.variant]["arch"]  # pro_unext variants pin their network; the others keep --config's
     config = config_for_arch(args.config, arch) if arch else args.config
     return TrainConfig(
         data=args.data, out=args.out, source_domain=args.source_domain, config=config, arch=get_config(config).arch,
         num_domains=num_domains, finetune_hd_epochs=getattr(args, "finetune_hd_epochs", 0),
-        recipe_augment=getattr(args, "recipe_augment", False),
+        recipe_augment=getattr(args, "recipe_augment", False), stacked_augment=stacked,
         augment=augment, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, loss=args.loss,
         pos_weight=args.pos_weight, seed=args.seed, device=args.device, resume=args.resume,

@@ -73,7 +73,8 @@ def ensure_model(variant: str, data: Path, out: Path, profile: Profile, source: 
     arch = VARIANTS[variant].get("arch", "swin_unet")
     cfg = TrainConfig(
         data=str(data), out=str(out), source_domain=source, config=config_for_arch(profile.config, arch), arch=arch,
-        num_domains=VARIANTS[variant]["num_domains"], augment=VARIANTS[variant]["augment"], epochs=profile.epochs,
+        num_domains=VARIANTS[variant]["num_domains"], augment=VARIANTS[variant]["augment"],
+        stacked_augment=VARIANTS[variant].get("stacked_augment", False), epochs=profile.epochs,
         steps_per_epoch=profile.steps_per_epoch, batch_size=profile.batch_size, lr=profile.lr,
         warmup_steps=profile.warmup_steps, loss=profile.loss, seed=seed, device=device,
     )

@@ -60,7 +60,7 @@ class TissueTiles:
 
     def __init__(self, n: int):
         self.n = n
-        self._best: list[tuple[tuple, np.ndarray]] = []
+        self._best: list[tuple[tuple, np.ndarray, np.ndarray]] = []
 
     def offer(self, z: int, plane: Plane, corners: list[tuple[int, int]], tile: int) -> None:
         if not corners:
@@ -70,21 +70,28 @@ class TissueTiles:
         for i in order:  # variance only for the fullest tiles: bounded work on big images
             r, c = corners[i]
             patch = plane.work[0, r : r + tile, c : c + tile]
-            self._best.append(((-int(counts[i]), -float(patch.var()), z, r, c), patch.copy()))
+            inside = plane.mask[0, r : r + tile, c : c + tile]
+            self._best.append(((-int(counts[i]), -float(patch.var()), z, r, c), patch.copy(), inside.copy()))
         self._best.sort(key=lambda kv: kv[0])
         del self._best[self.n :]
 
-    def offer_patch(self, key: tuple, patch: np.ndarray) -> None:
-        self._best.append((key, patch.copy()))
+    def offer_patch(self, key: tuple, patch: np.ndarray, inside: np.ndarray | None = None) -> None:
+        self._best.append((key, patch.copy(), (patch > 0) if inside is None else inside.copy()))
         self._best.sort(key=lambda kv: kv[0])
         del self._best[self.n :]
 
     def tiles(self) -> list[np.ndarray]:
-        return [p for _, p in self._best]
+        return [p for _, p, _ in self._best]
+
+    def breast_mean(self) -> float | None:
+        """Mean over the chosen tiles of each tile's mean breast intensity: the "+" correctional mean, defined
+        exactly as training records it (per selection tile, then averaged), so both sides compare one quantity."""
+        means = [float(p[m].mean()) for _, p, m in self._best if m.any()]
+        return float(np.mean(means)) if means else None
 
     def corners(self) -> list[tuple[int, int, int]]:
         """(plane, row, col) of each chosen tile, in the order of ``tiles()``."""
-        return [(int(k[2]), int(k[3]), int(k[4])) for k, _ in self._best]
+        return [(int(k[2]), int(k[3]), int(k[4])) for k, _, _ in self._best]
 
 
 def tissue_tiles(image01: np.ndarray, breast: np.ndarray, tile: int, n: int, overlap: float = 0.25) -> list[np.ndarray]:

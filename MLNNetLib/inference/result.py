@@ -22,6 +22,7 @@ class SegmentationResult:
     decisions: list[str] = field(default_factory=list)
     selection: str = "cosine"  # method used ("cosine", "euclidean", "plus", "union", "fixed", "single")
     options: dict[str, Any] = field(default_factory=dict)
+    polarity: float | None = None  # whole-image tissue polarity score (selection/polarity.py); None = not measurable
 
     def summary(self) -> dict[str, Any]:
         """JSON-able facts about the run (no arrays)."""
@@ -30,6 +31,7 @@ class SegmentationResult:
             "scores": [None if s is None or not math.isfinite(s) else float(s) for s in self.scores],
             "ood": bool(self.ood),
             "selection": self.selection,
+            "polarity": None if self.polarity is None else round(float(self.polarity), 4),
             "tiles": int(self.tiles),
             "skipped_tiles": int(self.skipped_tiles),
             "seconds": round(float(self.seconds), 3),

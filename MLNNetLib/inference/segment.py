@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ from MLNNetLib.inference.sliding_window import plan_stack, sliding_window
 from MLNNetLib.inference.tiling import TilePlan
 from MLNNetLib.log import get_logger
 from MLNNetLib.progress import Progress
+from MLNNetLib.selection.polarity import Polarity, series_polarity
+from MLNNetLib.selection.polarity import polarity as polarity_of
 
 log = get_logger(__name__)
 
@@ -44,22 +47,34 @@ class _Decisions(list):
         log.log(level, message)
 
 
-def segment_image(
-    ckpt: Any,
-    image: Image,
-    selection: str | int = "cosine",
-    options: InferenceOptions | None = None,
-    progress: Progress | None = None,
-    roi: Roi | None = None,
-) -> SegmentationResult:
-    """Segment calcifications in a 2-D mammogram or a 3-D DBT stack (slices, rows, cols).
+@dataclass
+class _Plan:
+    """Everything pass 1 decided about one image (or DBT series) before any prediction."""
 
-    ``ckpt`` is a loaded checkpoint (``.model``, ``.header``, ``.stats``, ``.path``). ``selection`` is a
-    method name or a fixed branch index. ``roi`` = (row0, col0, row1, col1) restricts the work (pixels
-    outside it get probability 0). Raises InputError for bad input, Cancelled when ``progress`` is cancelled.
-    """
-    start = time.perf_counter()
-    opts = options or InferenceOptions()
+    opts: InferenceOptions
+    decisions: _Decisions
+    model: torch.nn.Module
+    device: torch.device
+    num_domains: int
+    size: int
+    tile: int
+    z_count: int
+    rows: int
+    cols: int
+    box: Roi  # ROI in input pixels
+    work_shape: tuple[int, int]  # ROI shape on the model's grid (after resampling)
+    resampled: bool
+    planes: PlanePreparer
+    candidates: TissueTiles
+    plans: list[TilePlan]
+    batches: list[int]
+    input_mean: float
+    polarity: Polarity
+
+
+def _plan(ckpt: Any, image: Image, opts: InferenceOptions, progress: Progress | None, roi: Roi | None) -> _Plan:
+    """Pass 1: check sizes, decide spacing and padding, prepare each plane once for tile plans, selection
+    tiles, the breast mean and the tissue polarity (one prepared plane in memory at a time)."""
     decisions = _Decisions()
     path = image.path
     model = ckpt.model
@@ -98,17 +113,19 @@ def segment_image(
         decisions.add(f"image {wh}x{ww} px is smaller than the {need}x{need} tile; padded with background to "
                       f"{max(wh, need)}x{max(ww, need)} px", logging.WARNING)
     planes = PlanePreparer(stack, (row0, col0, row1, col1), new_shape, need)
+    work_spacing = (float(image.spacing[-2]) * h / wh, float(image.spacing[-1]) * w / ww)
 
-    # pass 1: tile plans, tissue tiles for the selection, breast mean; one prepared plane at a time
     candidates = TissueTiles(opts.selection_tiles)
     plans: list[TilePlan] = []
     breast_sum, breast_count = 0.0, 0
     quarter_counts: list[int] = []
+    polarities: list[Polarity] = []
     for z in range(z_count):
         if progress is not None:
             progress.check()
         plane = planes.get(z, keep=z_count == 1)
         breast_sum, breast_count = breast_sum + plane.breast_sum, breast_count + plane.breast_count
+        polarities.append(polarity_of(plane.work[0, :wh, :ww], plane.mask[0, :wh, :ww], work_spacing))
         if opts.mode == "sliding":
             plans.append(plan_stack(plane.work, tile, opts.overlap, plane.mask)[0])
             candidates.offer(z, plane, plans[-1].tiles, tile)
@@ -118,33 +135,85 @@ def segment_image(
                 if n > 0:
                     quarter_counts[-1] += 1
                     candidates.offer_patch((-n, -float(q.var()), z, i), q)
-    input_mean = breast_sum / max(breast_count, 1)
     if opts.mode == "sliding":
         n_tiles, n_skip = sum(len(p.tiles) for p in plans), sum(len(p.skipped) for p in plans)
         decisions.add(f"tiles: {n_tiles + n_skip} of {tile}x{tile} px at overlap {opts.overlap:g}, {n_skip} without breast skipped, {opts.blend} blending")
         batches = [-(-len(p.tiles) // opts.batch_size) for p in plans]
     else:
         batches = [-(-n // opts.batch_size) for n in quarter_counts]
+    pol = series_polarity(polarities)  # cheap, so always measured and reported, whichever method selects
+    decisions.add(pol.describe())
+    tile_mean = candidates.breast_mean()  # the "+" mean as training records it (selection tiles' breast means)
+    input_mean = tile_mean if tile_mean is not None else breast_sum / max(breast_count, 1)
+    return _Plan(opts, decisions, model, device, num_domains, size, tile, z_count, rows, cols, (row0, col0, row1, col1),
+                 (wh, ww), new_shape is not None, planes, candidates, plans, batches, input_mean, pol)
+
+
+@dataclass
+class BranchChoice:
+    """The branch-selection outcome for one image or series, without the segmentation."""
+
+    branch: int | None
+    scores: list[float | None]
+    ood: bool
+    method: str
+    polarity: float | None
+    decisions: list[str]
+
+
+def choose_branch_for_image(ckpt: Any, image: Image, selection: str | int = "cosine",
+                            options: InferenceOptions | None = None, roi: Roi | None = None) -> BranchChoice:
+    """Pass 1 and the branch selection exactly as ``segment_image`` makes them, without predicting: what the
+    selection tests (polarity x brightness) and the OOD evaluation measure."""
+    plan = _plan(ckpt, image, options or InferenceOptions(), None, roi)
+    branch, scores, ood, method = _choose_branch(ckpt, plan.model, plan.num_domains, selection, plan.candidates.tiles(),
+                                                 plan.input_mean, plan.device, plan.decisions, plan.polarity)
+    return BranchChoice(branch, scores, ood, method, plan.polarity.score, list(plan.decisions))
+
+
+def segment_image(
+    ckpt: Any,
+    image: Image,
+    selection: str | int = "cosine",
+    options: InferenceOptions | None = None,
+    progress: Progress | None = None,
+    roi: Roi | None = None,
+) -> SegmentationResult:
+    """Segment calcifications in a 2-D mammogram or a 3-D DBT stack (slices, rows, cols).
+
+    ``ckpt`` is a loaded checkpoint (``.model``, ``.header``, ``.stats``, ``.path``). ``selection`` is a
+    method name or a fixed branch index. ``roi`` = (row0, col0, row1, col1) restricts the work (pixels
+    outside it get probability 0). Raises InputError for bad input, Cancelled when ``progress`` is cancelled.
+    """
+    start = time.perf_counter()
+    opts = options or InferenceOptions()
+    plan = _plan(ckpt, image, opts, progress, roi)
+    decisions = plan.decisions
 
     # branch selection, once for the image or series
-    branch, scores, ood, method = _choose_branch(ckpt, model, num_domains, selection, candidates.tiles(), input_mean, device, decisions)
+    branch, scores, ood, method = _choose_branch(ckpt, plan.model, plan.num_domains, selection, plan.candidates.tiles(),
+                                                 plan.input_mean, plan.device, decisions, plan.polarity)
 
     # pass 2: predict with the chosen branch only, plane by plane, straight into the output
-    predict = make_predictor(model, branch, num_domains, device)
-    full = np.zeros((z_count, rows, cols), dtype=np.float32)
-    series = _SeriesProgress(progress, sum(batches)) if progress is not None else None
+    predict = make_predictor(plan.model, branch, plan.num_domains, plan.device)
+    row0, col0, row1, col1 = plan.box
+    h, w = row1 - row0, col1 - col0
+    wh, ww = plan.work_shape
+    full = np.zeros((plan.z_count, plan.rows, plan.cols), dtype=np.float32)
+    series = _SeriesProgress(progress, sum(plan.batches)) if progress is not None else None
     n_tiles = n_skip = 0
-    for z in range(z_count):
-        plane = planes.get(z)
+    for z in range(plan.z_count):
+        plane = plan.planes.get(z)
         if series is not None:
-            series.begin_plane(batches[z])
+            series.begin_plane(plan.batches[z])
         if opts.mode == "sliding":
-            res = sliding_window(predict, plane.work, tile, opts.overlap, plane.mask, opts.batch_size, opts.blend, series, plans=[plans[z]])
+            res = sliding_window(predict, plane.work, plan.tile, opts.overlap, plane.mask, opts.batch_size, opts.blend,
+                                 series, plans=[plan.plans[z]])
         else:
-            res = paper_predict(predict, plane.work, size, plane.mask, opts.batch_size, series)
+            res = paper_predict(predict, plane.work, plan.size, plane.mask, opts.batch_size, series)
         n_tiles, n_skip = n_tiles + res.tiles, n_skip + res.skipped
         prob = res.probability[:, :wh, :ww]
-        if new_shape is not None:
+        if plan.resampled:
             prob = np.clip(resize_stack(prob, (h, w), order=1), 0.0, 1.0)
         full[z, row0:row1, col0:col1] = prob[0]
         del plane, res, prob
@@ -159,6 +228,7 @@ def segment_image(
     return SegmentationResult(
         mask=mask, probability=full, branch=branch, scores=scores, ood=ood, tiles=n_tiles, skipped_tiles=n_skip,
         seconds=seconds, decisions=list(decisions), selection=method, options=opts.to_dict(),
+        polarity=plan.polarity.score,
     )
 
 
@@ -247,6 +317,7 @@ def _choose_branch(
     input_mean: float,
     device: torch.device,
     decisions: _Decisions,
+    polarity: Polarity | None = None,
 ) -> tuple[int | None, list[float], bool, str]:
     """Return (branch, scores, ood, method); one call per image or series."""
     path = getattr(ckpt, "path", None)
@@ -271,13 +342,15 @@ def _choose_branch(
         decisions.add("no breast tissue in the image/ROI: nothing to select from; branch 0 used", logging.WARNING)
         return 0, [], False, method
     tiles = torch.from_numpy(np.stack(candidates)[:, None].astype(np.float32)).to(device)
-    sel = selection_pkg.select_branch(model, tiles, stats, method=method, input_mean=input_mean)
+    sel = selection_pkg.select_branch(model, tiles, stats, method=method, input_mean=input_mean, polarity=polarity)
     scores = [None if s is None else float(s) for s in sel.scores]
     shown = [None if s is None else round(s, 4) for s in scores]
     if method == "union":
         decisions.add(f"union of all {num_domains} branches (MLN-net-R): foreground if any branch says so; cosine scores {shown}")
     else:
-        decisions.add(f"branch {sel.branch} chosen by {method} selection from {len(candidates)} tissue tiles; scores {shown}")
+        evidence = f" ({sel.note})" if getattr(sel, "note", "") else ""
+        decisions.add(f"branch {sel.branch} chosen by {method} selection from {len(candidates)} tissue tiles; "
+                      f"scores {shown}{evidence}")
     if sel.ood:
         decisions.add("out-of-distribution warning: the image is far from every training domain; treat the result with care", logging.WARNING)
     return (None if method == "union" else sel.branch), scores, bool(sel.ood), method

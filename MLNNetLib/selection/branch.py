@@ -20,6 +20,7 @@ from torch import nn
 
 from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
+from MLNNetLib.selection.polarity import Polarity
 from MLNNetLib.selection.statistics import DomainStatistics, LayerMoments, MomentRecorder, cosine
 
 log = get_logger(__name__)
@@ -33,9 +34,10 @@ METHODS: dict[str, tuple[bool, bool]] = {
     "union": (False, True),  # no selection; cosine scores are still reported (and drive the OOD flag)
     "standardized": (False, False),
     "response": (False, True),  # ours: the branch that responds most strongly (see branch_responses)
+    "polarity": (False, True),  # ours: ordinal tissue polarity of the whole image (selection/polarity.py)
 }
 # Methods that select without feature statistics of their own: the OOD flag uses the cosine scores.
-OOD_BY_COSINE = ("union", "response")
+OOD_BY_COSINE = ("union", "response", "polarity")
 RESPONSE_TIE = 0.02  # responses closer than this: no evidence either way -> the source-similar branch 0
 ALIASES = {"cosine_plus": "plus", "mln-net": "cosine", "mln-net-e": "euclidean", "mln-net+": "plus",
            "mln-net-e+": "euclidean_plus", "mln-net-r": "union"}
@@ -57,6 +59,7 @@ class Selection:
     higher_is_better: bool = True
     input_mean: float | None = None
     tiles: int = 0
+    note: str = ""  # evidence behind the choice (e.g. the polarity reading, a fallback)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -179,9 +182,24 @@ def _best(scores: Sequence[float | None], higher: bool) -> tuple[int, float]:
     return k, s
 
 
+def _response_choice(model: nn.Module, tiles: torch.Tensor, max_batch: int) -> tuple[list[float], int]:
+    """Response selection: the branch with the strongest calcification response; a tie keeps branch 0."""
+    scores = branch_responses(model, tiles, max_batch)
+    ranked = sorted(scores, reverse=True)
+    best_k = int(np.argmax(scores))
+    if len(ranked) > 1 and ranked[0] - ranked[1] < RESPONSE_TIE:
+        best_k = 0
+        log.info("selection response: branches respond alike %s; keeping the source-similar branch 0",
+                 [round(v, 3) for v in scores])
+    return scores, best_k
+
+
 def select_branch(model: nn.Module, tiles: torch.Tensor, stats: DomainStatistics, method: str = "cosine",
-                  input_mean: float | None = None, threshold: float | None = None, max_batch: int = 16) -> Selection:
-    """Choose the branch for one image from a few of its tissue tiles (one batched forward of K copies)."""
+                  input_mean: float | None = None, threshold: float | None = None, max_batch: int = 16,
+                  polarity: Polarity | None = None) -> Selection:
+    """Choose the branch for one image from a few of its tissue tiles (one batched forward of K copies).
+
+    ``polarity`` is the whole image's tissue polarity (selection/polarity.py), used by the "polarity" method."""
     method = canonical_method(method)
     plus, higher = METHODS[method]
     stats.check_matches(model)
@@ -191,15 +209,21 @@ def select_branch(model: nn.Module, tiles: torch.Tensor, stats: DomainStatistics
         log.warning("selection %s: no breast mean intensity given; using the tiles' non-background mean %.4f",
                     method, input_mean)
     moments = branch_moments(model, tiles, max_batch)
-    if method == "response":
+    note = ""
+    if method == "polarity":
         cos_scores = score_branches(moments, stats, "cosine", None)
-        scores = branch_responses(model, tiles, max_batch)
-        ranked = sorted(scores, reverse=True)
-        best_k = int(np.argmax(scores))
-        if len(ranked) > 1 and ranked[0] - ranked[1] < RESPONSE_TIE:
-            best_k = 0
-            log.info("selection response: branches respond alike %s; keeping the source-similar branch 0",
-                     [round(v, 3) for v in scores])
+        if polarity is not None and polarity.decisive and stats.num_domains == 2:
+            best_k, scores = int(polarity.branch), [float(polarity.score), -float(polarity.score)]
+            note = polarity.describe()
+        else:
+            scores, best_k = _response_choice(model, tiles, max_batch)
+            note = (polarity.describe() if polarity is not None else "no whole-image polarity given") + \
+                "; fell back to response selection"
+            log.info("selection polarity: %s", note)
+        best = _best(cos_scores, True)[1]
+    elif method == "response":
+        cos_scores = score_branches(moments, stats, "cosine", None)
+        scores, best_k = _response_choice(model, tiles, max_batch)
         best = _best(cos_scores, True)[1]
     else:
         scores = score_branches(moments, stats, method, input_mean)
@@ -214,7 +238,7 @@ def select_branch(model: nn.Module, tiles: torch.Tensor, stats: DomainStatistics
              ["-" if s is None else round(s, 4) for s in scores], branch,
              f" (OUT OF DISTRIBUTION: best {best:.4f} beyond threshold {threshold:.4f})" if ood else "")
     return Selection(branch, scores, bool(ood), method, threshold, higher,
-                     None if input_mean is None else float(input_mean), int(tiles.shape[0]))
+                     None if input_mean is None else float(input_mean), int(tiles.shape[0]), note)
 
 
 def ideal_score(stats: DomainStatistics, method: str) -> float:

@@ -14,6 +14,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # Seed 002's Pro_UNeXt: plain (K=1, source images only) and with domain branches (BN and LN per domain)
     "pro_unext": {"num_domains": 1, "augment": False, "arch": "pro_unext"},
     "pro_unext-mln": {"num_domains": 2, "augment": True, "arch": "pro_unext"},
+    # BigAug (Zhang et al. 2020; the paper's strongest Table 2 baseline): Basenet + deep stacked transformations
+    "bigaug": {"num_domains": 1, "augment": False, "stacked_augment": True, "arch": "swin_unet"},
+    # the same stack under the domain branches: each tile is transformed, then its Bezier/inverted versions made
+    "pro_unext-mln-bigaug": {"num_domains": 2, "augment": True, "stacked_augment": True, "arch": "pro_unext"},
+    "pro_unext-bigaug": {"num_domains": 1, "augment": False, "stacked_augment": True, "arch": "pro_unext"},
 }
 
 
@@ -35,6 +40,7 @@ class TrainConfig:
     loss: str = "paper"  # "paper" (summed soft Dice over branches) | "dice_bce" | "focal_dice" | "hd"
     finetune_hd_epochs: int = 0  # seed 002: the last N epochs fine-tune with the HD loss (focal + Dice + HD)
     recipe_augment: bool = False  # seed 002 §2.1 calcification-aware augmentation incl. copy-paste
+    stacked_augment: bool = False  # BigAug deep stacked transformations of every tile (training/bigaug.py)
     pos_weight: float = 20.0
     positive_fraction: float = 0.8  # share of tiles centred near a calcification
     val_fraction: float = 0.2

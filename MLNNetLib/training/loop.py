@@ -59,7 +59,7 @@ def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, n_train: int, n_v
         "config": model.config.to_dict(),
         "num_domains": cfg.num_domains,
         "spacing_mm": list(spacing),
-        "augmentation": {"enabled": cfg.augment, "curves": [list(map(list, c)) for c in _curves(cfg)], "inversion": "inside breast, background kept", "recipe": cfg.recipe_augment},
+        "augmentation": {"enabled": cfg.augment, "curves": [list(map(list, c)) for c in _curves(cfg)], "inversion": "inside breast, background kept", "recipe": cfg.recipe_augment, "stacked": cfg.stacked_augment},
         "training": {
             "source_domain": cfg.source_domain,
             "data": str(cfg.data),
@@ -120,6 +120,10 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     sampler = TileSampler(cases, tile, cfg.positive_fraction)
     if cfg.recipe_augment:  # seed 002 §2.1: calcification-aware augmentation of each tile, before the domain versions
         sampler = RecipeSampler(sampler)
+    if cfg.stacked_augment:  # BigAug stacked transforms; the domain versions are made from the transformed tile
+        from MLNNetLib.training.bigaug import BigAugSampler
+
+        sampler = BigAugSampler(sampler)
     loss_for_epoch(cfg.loss, cfg.epochs, cfg.finetune_hd_epochs, 0)  # refuse a bad fine-tuning length early
     val_x, val_y = fixed_validation_tiles(val_cases, tile, cfg.val_tiles, cfg.seed)
     curves = _curves(cfg)
@@ -180,7 +184,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         from MLNNetLib.training.finalize import finalize
 
         header = _header(cfg, best_model, spacing, len(cases), len(val_items), cfg.epochs, history)
-        finalize(best_model, header, cases, cfg, curves, final)
+        finalize(best_model, header, cases, cfg, curves, final, val_cases=val_cases if val_items else None)
     distributed.barrier(d)
     distributed.teardown(d)
     return final
