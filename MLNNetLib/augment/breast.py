@@ -97,16 +97,46 @@ def breast_mask(img01: np.ndarray) -> np.ndarray:
         return np.zeros(img.shape, dtype=bool)
     t = otsu_threshold(img)
     border = _border_values(img)
-    air = float(np.median(border))
-    noise = 1.4826 * float(np.median(np.abs(border - air)))  # robust sigma of the air (film grain, detector noise)
+    inverted = float(np.median(border)) > t
+    # the air level and its noise come from the ring's air-side pixels only: where the breast reaches the border
+    # (the chest wall, a large breast) the ring crosses tissue, which inflated both (on 2 of the 8 real CBIS-DDSM
+    # films the low threshold rose to 0.40-0.57 of full scale and the mask kept only the densest tissue)
+    air_side = border[border > t] if inverted else border[border <= t]
+    if air_side.size < 16:
+        air_side = border
+    air = float(np.median(air_side))
+    noise = 1.4826 * float(np.median(np.abs(air_side - air)))  # robust sigma of the air (film grain, detector noise)
     step = max(AIR_FRACTION * abs(t - air), AIR_NOISE_SIGMAS * noise)
-    low = air + step if air <= t else air - step
-    tissue = np.ascontiguousarray(img < low if air > t else img > low)
+    low = air - step if inverted else air + step
+    tissue = np.ascontiguousarray(img < low if inverted else img > low)
     radius = max(1, int(round(OPEN_FRACTION * min(img.shape[-2:]))))
     core = _largest_component(_box(_box(tissue, radius, grow=False), radius, grow=True))
     if not core.any():  # nothing survives the opening (a tiny image): fall back to the plain threshold
         core = _largest_component(tissue)
     mask = _largest_component(tissue & _box(core, radius, grow=True))
     if img.ndim == 3:  # fill holes slice by slice: a DBT stack is a set of 2-D projections
-        return np.stack([ndimage.binary_fill_holes(s) for s in mask])
-    return ndimage.binary_fill_holes(mask)
+        return np.stack([fill_against_chest_wall(s) for s in mask])
+    return fill_against_chest_wall(mask)
+
+
+CHEST_WALL_CONTACT = 0.2  # the breast rests against the border side it touches over at least this share
+
+
+def fill_against_chest_wall(mask: np.ndarray) -> np.ndarray:
+    """Fill holes, counting the chest-wall border as closed.
+
+    A region enclosed by the breast and the image border on the side the breast rests against is tissue, not
+    air: in an image inverted inside the breast, dense tissue near the chest wall is as dark as the air and
+    falls below the threshold, and the plain hole filling cannot close it because it touches the border.
+    The chest wall is the border side with the most breast pixels (if the breast touches it over at least
+    CHEST_WALL_CONTACT of its length); air touches the other sides too, so it is never filled this way.
+    """
+    filled = ndimage.binary_fill_holes(mask)
+    sides = {"top": filled[0], "bottom": filled[-1], "left": filled[:, 0], "right": filled[:, -1]}
+    side, edge = max(sides.items(), key=lambda kv: int(kv[1].sum()))
+    if edge.mean() < CHEST_WALL_CONTACT:
+        return filled
+    pad = {"top": ((1, 0), (0, 0)), "bottom": ((0, 1), (0, 0)), "left": ((0, 0), (1, 0)), "right": ((0, 0), (0, 1))}[side]
+    closed = ndimage.binary_fill_holes(np.pad(filled, pad, constant_values=True))
+    (r0, _), (c0, _) = pad
+    return closed[r0 : r0 + filled.shape[0], c0 : c0 + filled.shape[1]]

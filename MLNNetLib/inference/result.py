@@ -23,6 +23,7 @@ class SegmentationResult:
     selection: str = "cosine"  # method used ("cosine", "euclidean", "plus", "union", "fixed", "single")
     options: dict[str, Any] = field(default_factory=dict)
     polarity: float | None = None  # whole-image tissue polarity score (selection/polarity.py); None = not measurable
+    ood_score: float | None = None  # distance of the image's statistics from training's (selection.Selection)
 
     def summary(self) -> dict[str, Any]:
         """JSON-able facts about the run (no arrays)."""
@@ -30,6 +31,7 @@ class SegmentationResult:
             "branch": self.branch,
             "scores": [None if s is None or not math.isfinite(s) else float(s) for s in self.scores],
             "ood": bool(self.ood),
+            "ood_score": None if self.ood_score is None else round(float(self.ood_score), 5),
             "selection": self.selection,
             "polarity": None if self.polarity is None else round(float(self.polarity), 4),
             "tiles": int(self.tiles),

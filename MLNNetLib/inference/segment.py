@@ -159,16 +159,29 @@ class BranchChoice:
     method: str
     polarity: float | None
     decisions: list[str]
+    ood_score: float | None = None
+
+
+def choose_branches_for_image(ckpt: Any, image: Image, selections: list[str | int],
+                              options: InferenceOptions | None = None, roi: Roi | None = None) -> dict[Any, BranchChoice]:
+    """Pass 1 once and every requested branch selection exactly as ``segment_image`` makes it, without
+    predicting: what the selection tests (polarity x brightness) and the benchmark's OOD evaluation measure."""
+    plan = _plan(ckpt, image, options or InferenceOptions(), None, roi)
+    base = list(plan.decisions)
+    out: dict[Any, BranchChoice] = {}
+    for selection in selections:
+        decisions = _Decisions(base)
+        branch, scores, ood, method, ood_score = _choose_branch(ckpt, plan.model, plan.num_domains, selection,
+                                                                plan.candidates.tiles(), plan.input_mean, plan.device,
+                                                                decisions, plan.polarity)
+        out[selection] = BranchChoice(branch, scores, ood, method, plan.polarity.score, list(decisions), ood_score)
+    return out
 
 
 def choose_branch_for_image(ckpt: Any, image: Image, selection: str | int = "cosine",
                             options: InferenceOptions | None = None, roi: Roi | None = None) -> BranchChoice:
-    """Pass 1 and the branch selection exactly as ``segment_image`` makes them, without predicting: what the
-    selection tests (polarity x brightness) and the OOD evaluation measure."""
-    plan = _plan(ckpt, image, options or InferenceOptions(), None, roi)
-    branch, scores, ood, method = _choose_branch(ckpt, plan.model, plan.num_domains, selection, plan.candidates.tiles(),
-                                                 plan.input_mean, plan.device, plan.decisions, plan.polarity)
-    return BranchChoice(branch, scores, ood, method, plan.polarity.score, list(plan.decisions))
+    """The branch ``segment_image`` would use for ``image``, without segmenting it."""
+    return choose_branches_for_image(ckpt, image, [selection], options, roi)[selection]
 
 
 def segment_image(
@@ -191,8 +204,9 @@ def segment_image(
     decisions = plan.decisions
 
     # branch selection, once for the image or series
-    branch, scores, ood, method = _choose_branch(ckpt, plan.model, plan.num_domains, selection, plan.candidates.tiles(),
-                                                 plan.input_mean, plan.device, decisions, plan.polarity)
+    branch, scores, ood, method, ood_score = _choose_branch(ckpt, plan.model, plan.num_domains, selection,
+                                                            plan.candidates.tiles(), plan.input_mean, plan.device,
+                                                            decisions, plan.polarity)
 
     # pass 2: predict with the chosen branch only, plane by plane, straight into the output
     predict = make_predictor(plan.model, branch, plan.num_domains, plan.device)
@@ -228,7 +242,7 @@ def segment_image(
     return SegmentationResult(
         mask=mask, probability=full, branch=branch, scores=scores, ood=ood, tiles=n_tiles, skipped_tiles=n_skip,
         seconds=seconds, decisions=list(decisions), selection=method, options=opts.to_dict(),
-        polarity=plan.polarity.score,
+        polarity=plan.polarity.score, ood_score=ood_score,
     )
 
 
@@ -318,29 +332,29 @@ def _choose_branch(
     device: torch.device,
     decisions: _Decisions,
     polarity: Polarity | None = None,
-) -> tuple[int | None, list[float], bool, str]:
-    """Return (branch, scores, ood, method); one call per image or series."""
+) -> tuple[int | None, list[float], bool, str, float | None]:
+    """Return (branch, scores, ood, method, ood score); one call per image or series."""
     path = getattr(ckpt, "path", None)
     if isinstance(selection, (int, np.integer)) and not isinstance(selection, bool):
         if not 0 <= int(selection) < num_domains:
             raise InputError(path, f"branch {selection} does not exist; the model has {num_domains} branch(es)")
         decisions.add(f"branch {int(selection)} fixed by the caller; no selection")
-        return int(selection), [], False, "fixed"
+        return int(selection), [], False, "fixed", None
     if not isinstance(selection, str):
         raise InputError(None, f"selection must be a method name or a branch index, got {selection!r}")
     method = selection_pkg.canonical_method(selection)
     if num_domains == 1:
         decisions.add("model has a single branch; no selection")
-        return 0, [], False, "single"
+        return 0, [], False, "single", None
     stats = getattr(ckpt, "stats", None)
     if stats is None and method != "union":
         raise InputError(path, f"checkpoint has no domain statistics, so selection {selection!r} is impossible; use 'union' or a fixed branch")
     if stats is None or not candidates:
         if method == "union":
             decisions.add(f"union of all {num_domains} branches (MLN-net-R): foreground if any branch says so; no statistics, no OOD check")
-            return None, [], False, method
+            return None, [], False, method, None
         decisions.add("no breast tissue in the image/ROI: nothing to select from; branch 0 used", logging.WARNING)
-        return 0, [], False, method
+        return 0, [], False, method, None
     tiles = torch.from_numpy(np.stack(candidates)[:, None].astype(np.float32)).to(device)
     sel = selection_pkg.select_branch(model, tiles, stats, method=method, input_mean=input_mean, polarity=polarity)
     scores = [None if s is None else float(s) for s in sel.scores]
@@ -353,4 +367,4 @@ def _choose_branch(
                       f"scores {shown}{evidence}")
     if sel.ood:
         decisions.add("out-of-distribution warning: the image is far from every training domain; treat the result with care", logging.WARNING)
-    return (None if method == "union" else sel.branch), scores, bool(sel.ood), method
+    return (None if method == "union" else sel.branch), scores, bool(sel.ood), method, getattr(sel, "ood_score", None)

@@ -60,6 +60,8 @@ class Selection:
     input_mean: float | None = None
     tiles: int = 0
     note: str = ""  # evidence behind the choice (e.g. the polarity reading, a fallback)
+    ood_score: float | None = None  # shortfall from a perfect statistics match (larger = further from training)
+    ood_method: str = ""  # whose statistics the OOD score uses
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -233,12 +235,13 @@ def select_branch(model: nn.Module, tiles: torch.Tensor, stats: DomainStatistics
         threshold = stats.ood_thresholds.get(ood_key)
     ood_higher = METHODS[ood_key][1]
     ood = threshold is not None and (best < threshold if ood_higher else best > threshold)
+    shortfall = abs(ideal_score(stats, ood_key) - best)
     branch = None if method == "union" else best_k
     log.info("branch selection %s over %d tiles: scores %s -> branch %s%s", method, tiles.shape[0],
              ["-" if s is None else round(s, 4) for s in scores], branch,
              f" (OUT OF DISTRIBUTION: best {best:.4f} beyond threshold {threshold:.4f})" if ood else "")
     return Selection(branch, scores, bool(ood), method, threshold, higher,
-                     None if input_mean is None else float(input_mean), int(tiles.shape[0]), note)
+                     None if input_mean is None else float(input_mean), int(tiles.shape[0]), note, shortfall, ood_key)
 
 
 def ideal_score(stats: DomainStatistics, method: str) -> float:
