@@ -64,6 +64,14 @@ def _geometry_from_matrix(m: np.ndarray, ndim: int) -> tuple[Geometry, list[str]
     return Geometry(tuple(spacing.tolist()), tuple(origin.tolist()), tuple(direction.ravel().tolist())), warnings
 
 
+def volume_array_shape(volume_node: Any) -> tuple[int, ...]:
+    """Shape ``image_from_volume`` gives, without copying the voxels: (rows, cols) or (slices, rows, cols)."""
+    if volume_node is None or volume_node.GetImageData() is None:
+        raise InputError(None, f"{_node_label(volume_node)} has no image data")
+    cols, rows, slices = volume_node.GetImageData().GetDimensions()
+    return (rows, cols) if slices == 1 else (slices, rows, cols)
+
+
 def image_from_volume(volume_node: Any, keep_slice_axis: bool = False) -> Image:
     """Copy a scalar volume into an Image: (rows, cols) for single-slice volumes, else (slices, rows, cols)."""
     import slicer.util
