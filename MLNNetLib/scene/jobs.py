@@ -260,11 +260,15 @@ def segmentation_job(
 ) -> BackgroundJob:
     """``mlnnet segment`` on a copy of ``volume_node``; the finished mask becomes a new segment.
 
+    The job's result is the run summary with the IDs of the nodes written, plus ``focus`` (the largest
+    cluster, a ``views.ClusterSpot`` or None) for :func:`MLNNetLib.scene.views.present_segmentation`.
+
     The inputs are checked before anything is written; the ROI is converted to the pixel box now, so moving
     it during the run changes nothing. ``probability`` as in ``segment_volume_node``.
     """
     from MLNNetLib.io import read_image, read_mask
     from MLNNetLib.scene.run import add_result_to_scene, roi_pixels
+    from MLNNetLib.scene.views import largest_cluster
     from MLNNetLib.scene.volumes import volume_array_shape
 
     model = Path(model_path)
@@ -276,7 +280,7 @@ def segmentation_job(
     workdir = _workdir(temp_root)
     image_path, mask_path, prob_path = workdir / "input.nrrd", workdir / "mask.nrrd", workdir / "probability.nrrd"
     try:
-        _write_volume(volume_node, image_path)
+        spacing = _write_volume(volume_node, image_path).spacing
     except Exception:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -301,8 +305,9 @@ def segmentation_job(
         mask = read_mask(mask_path).array.astype(np.uint8)
         prob = read_image(prob_path).array if wants_probability else None
         summary = {k: v for k, v in summary.items() if k not in ("input", "mask", "probability")}  # temporary paths
-        return add_result_to_scene(volume_node, mask, summary, segmentation_node, probability_array=prob,
-                                   probability=probability, roi=roi)
+        summary = add_result_to_scene(volume_node, mask, summary, segmentation_node, probability_array=prob,
+                                      probability=probability, roi=roi)
+        return {**summary, "focus": largest_cluster(mask, spacing)}  # where the views go (not stored in the scene)
 
     return BackgroundJob("Segmentation", arguments, workdir, load, python, on_progress, on_log)
 

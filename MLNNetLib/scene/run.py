@@ -104,6 +104,7 @@ def add_result_to_scene(
         raise
     summary = dict(summary)
     summary.update(
+        volume_node_id=volume_node.GetID(),
         segmentation_node_id=segmentation_node.GetID(),
         segment_id=segment_id,
         segment_name=segmentation_node.GetSegmentation().GetSegment(segment_id).GetName(),

@@ -100,7 +100,6 @@ def image_from_volume(volume_node: Any, keep_slice_axis: bool = False) -> Image:
 def update_volume_from_image(volume_node: Any, image: Image | np.ndarray, geometry: Geometry | None = None) -> Any:
     """Replace a volume's voxels (and geometry when given/known) with an Image or array."""
     import slicer.util
-    import vtk
 
     array = image.array if isinstance(image, Image) else np.asarray(image)
     geometry = image.geometry if isinstance(image, Image) and geometry is None else geometry
