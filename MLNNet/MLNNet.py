@@ -197,6 +197,8 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
+        if self._process is not None:
+            self._process.onOutcome = lambda outcome: None  # the panel is going away: nothing left to show
         self._cancelJob()
         self.removeObservers()
 
@@ -402,9 +404,9 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onSegmentationFinished(self, result: dict) -> None:
         from MLNNetLib.scene.views import present_segmentation
 
-        p = self._parameterNode
+        p = self.logic.getParameterNode()  # also when the panel was left during the run
         self.showSummary(result)
-        if p is not None and not p.outputSegmentation:
+        if not p.outputSegmentation:
             p.outputSegmentation = slicer.mrmlScene.GetNodeByID(result["segmentation_node_id"])
         volume = slicer.mrmlScene.GetNodeByID(result["volume_node_id"])  # the run's volume, even if the selector moved on
         if volume is not None:
@@ -442,7 +444,7 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         from MLNNetLib.scene.views import show_table
 
         metrics, table = result
-        self._parameterNode.evaluationTable = table
+        self.logic.getParameterNode().evaluationTable = table
         keys = ("tpr", "precision", "dice", "hd", "hd95", "asd", "lesion_sensitivity")
         self.ui.evaluationResultLabel.text = ", ".join(
             f"{k} {metrics[k]:.3f}" + (" mm" if k.startswith(("hd", "asd")) else "") for k in keys if metrics.get(k) is not None
@@ -461,7 +463,7 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onQuantificationFinished(self, out: dict) -> None:
         from MLNNetLib.scene.views import show_table
 
-        self._parameterNode.featuresTable = slicer.mrmlScene.GetNodeByID(out["features_table"])
+        self.logic.getParameterNode().featuresTable = slicer.mrmlScene.GetNodeByID(out["features_table"])
         self.ui.quantifyResultLabel.text = f"{out['n_calcifications']} calcifications, {out['n_clusters']} clusters"
         show_table(slicer.app.applicationLogic(), slicer.mrmlScene.GetNodeByID(out["clusters"]))
 

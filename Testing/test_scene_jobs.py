@@ -217,6 +217,10 @@ def test_states_start_once_cancel_before_start_and_start_failure(tmp_path):
     job3.cancel()
     assert runner.killed == 1 and job3.state == "cancelling"
     assert job3.process_finished(0).state == "cancelled"  # even a clean exit after Cancel loads nothing
+    job4 = BackgroundJob("Test", ["info"], tmp_path, load=loaded.append)
+    job4.start(runner)
+    job4.cancel()
+    assert job4.process_error("killed while starting").state == "cancelled"
     assert loaded == []
 
 

@@ -161,8 +161,11 @@ class BackgroundJob:
         """The process could not be started (or the runner failed): report it, nothing is loaded."""
         if self.state in ("finished", "failed", "cancelled"):
             return JobOutcome(self.state, message=message)
-        self.state = "failed"
         self.cleanup()
+        if self.state == "cancelling":  # killed before it was up: still a cancel, not an error
+            self.state = "cancelled"
+            return JobOutcome("cancelled", message=f"{self.title} cancelled: the scene was not changed.")
+        self.state = "failed"
         return JobOutcome("failed", message=f"{self.title} could not run {self.python}: {message}")
 
     def process_finished(self, exit_code: int, crashed: bool = False) -> JobOutcome:
