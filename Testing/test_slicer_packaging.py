@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT / "Testing"))
 import slicer_extension_files as ext_files  # noqa: E402
 
 CMAKE = shutil.which("cmake")
-pytestmark = pytest.mark.skipif(CMAKE is None, reason="cmake is not installed")
+pytestmark = pytest.mark.skipif(CMAKE is None or not (shutil.which("make") or shutil.which("ninja")),
+                                reason="cmake and a build tool (make or ninja) are needed")
 QT_SCRIPTED = "lib/Slicer-{version}/qt-scripted-modules"
 
 USE_SLICER = r"""

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from MLNNetLib.log import get_logger
+from MLNNetLib.quantify import find_clusters, kernel_shape_for  # imported when a job is created, not when it loads
 
 log = get_logger(__name__)
 
@@ -46,10 +48,6 @@ def largest_cluster(mask: np.ndarray, spacing: Sequence[float]) -> ClusterSpot |
     cropped to its foreground (plus the clustering kernel) first: dilation clusters do not depend on what lies
     farther away, and a mammogram's calcifications cover a small part of it. None for an empty mask.
     """
-    from scipy import ndimage
-
-    from MLNNetLib.quantify import find_clusters, kernel_shape_for
-
     mask = np.asarray(mask) > 0
     if not mask.any():
         return None
