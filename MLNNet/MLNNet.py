@@ -1,19 +1,22 @@
 """MLNNet: MLN-net segmentation of clustered breast microcalcifications (FFDM and DBT) in 3D Slicer.
 
-GUI only. Every computation is MLNNetLib's; the MRML side is MLNNetLib.scene (tested headless on
-slicer-core). This file loads the .ui, binds it to a parameter node, shows progress / results and forwards
-button clicks to the Logic, which forwards them to MLNNetLib.
+GUI only. Every computation is MLNNetLib's and runs in a child process (``python -m MLNNetLib ...`` with
+Slicer's Python) through qt.QProcess, so the application stays responsive; the job logic (inputs, command,
+progress parsing, states, loading the result) is MLNNetLib.scene.jobs, tested headless on slicer-core, and
+the panel's decisions (enabled buttons, dependencies, versions) are MLNNetModuleLib's, tested without Qt.
+This file loads the .ui, binds it to a parameter node, starts and cancels runs and shows their results.
 """
 
+from __future__ import annotations
 
-import json
+import codecs
 import logging
 import os
-import pathlib
 import sys
 import tempfile
 from typing import Annotated
 
+import qt
 import slicer
 import vtk
 from slicer import (
@@ -32,14 +35,20 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
+from MLNNetModuleLib import environment, states
+
 MODULE_DIR = os.path.dirname(os.path.abspath(__file__))
-# MLNNetLib sits beside the module folder in the source tree and in the built extension's lib folder.
-for _candidate in (os.path.dirname(MODULE_DIR), os.path.dirname(os.path.dirname(MODULE_DIR))):
-    if os.path.isdir(os.path.join(_candidate, "MLNNetLib")) and _candidate not in sys.path:
-        sys.path.insert(0, _candidate)
+# Installed extension: MLNNetLib/ is beside this file (on sys.path already). Source checkout used through
+# "Additional module paths": MLNNetLib/ is one folder up.
+_LIBRARY_PARENT = environment.library_parent(MODULE_DIR)
+if _LIBRARY_PARENT is not None and _LIBRARY_PARENT not in sys.path:
+    sys.path.insert(0, _LIBRARY_PARENT)
 
 SELECTION_METHODS = ["cosine", "euclidean", "plus", "euclidean_plus", "standardized", "response", "union"]
 DEVICES = ["cpu", "cuda"]
+# Parameters without a SlicerParameterName widget: the two file paths are str (a pathlib.Path parameter turns
+# an empty field into "." and writes it back), bound by hand below; the features table is a result.
+UNBOUND_PARAMETERS = ("modelPath", "classifierPath", "featuresTable")
 
 
 class MLNNet(ScriptedLoadableModule):
@@ -54,7 +63,8 @@ class MLNNet(ScriptedLoadableModule):
             "MLN-net, a Swin-Unet with one LayerNorm branch per augmented domain; the branch is chosen per image "
             "from recorded layer statistics and an out-of-distribution warning is shown when nothing fits. "
             "Also: reference labels from points (level tracing), evaluation against your labels (TPR, precision, "
-            "DSC, HD, HD95, ASD in mm, lesion detection) and calcification/cluster quantification. "
+            "DSC, HD, HD95, ASD in mm, lesion detection), calcification/cluster quantification and benign/malignant "
+            "scoring with a trained classifier. Needs 3D Slicer 5.10 or later. "
             'See <a href="https://github.com/mlnnet/MLNNet">the documentation</a>.'
         )
         self.parent.acknowledgementText = (
@@ -67,11 +77,11 @@ class MLNNet(ScriptedLoadableModule):
 
 @parameterNodeWrapper
 class MLNNetParameterNode:
-    """Every setting the GUI edits; names match the .ui's SlicerParameterName properties."""
+    """Every setting the GUI edits; names match the .ui's SlicerParameterName properties (but UNBOUND_PARAMETERS)."""
 
     inputVolume: vtkMRMLScalarVolumeNode
     roi: vtkMRMLMarkupsROINode
-    modelPath: pathlib.Path
+    modelPath: str = ""
     outputSegmentation: vtkMRMLSegmentationNode
     selectionMethod: Annotated[str, Choice(SELECTION_METHODS)] = "cosine"
     device: Annotated[str, Choice(DEVICES)] = "cpu"
@@ -83,6 +93,63 @@ class MLNNetParameterNode:
     referenceSegmentName: str = "Reference calcifications"
     levelFraction: Annotated[float, WithinRange(0.1, 0.9)] = 0.5
     evaluationTable: vtkMRMLTableNode
+    classifierPath: str = ""
+    featuresTable: vtkMRMLTableNode
+
+
+def _pathOf(text) -> str:
+    return states.normalize_path(str(text or ""))
+
+
+class QtProcess:
+    """qt.QProcess behind MLNNetLib.scene.jobs.ProcessRunner: asynchronous, its signals arrive in Slicer's
+    event loop, so nothing waits; it forwards output and the end of the process to the job."""
+
+    def __init__(self, job, onOutcome) -> None:
+        self.job = job
+        self.onOutcome = onOutcome
+        self._done = False
+        self._decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in ("out", "err")}
+        self.process = qt.QProcess()
+        self.process.setProcessChannelMode(qt.QProcess.SeparateChannels)
+        self.process.connect("readyReadStandardError()", self._readStderr)
+        self.process.connect("readyReadStandardOutput()", self._readStdout)
+        self.process.connect("finished(int,QProcess::ExitStatus)", self._finished)
+        self.process.connect("errorOccurred(QProcess::ProcessError)", self._error)
+
+    def start(self, program, arguments, environment, working_directory) -> None:
+        env = qt.QProcessEnvironment.systemEnvironment()
+        for key, value in environment.items():
+            env.insert(key, value)
+        self.process.setProcessEnvironment(env)
+        self.process.setWorkingDirectory(working_directory)
+        self.process.start(program, list(arguments))
+
+    def kill(self) -> None:
+        if self.process.state() != qt.QProcess.NotRunning:
+            self.process.kill()
+
+    def _text(self, stream: str, data) -> str:
+        return self._decoders[stream].decode(bytes(data.data()))
+
+    def _readStderr(self) -> None:
+        self.job.read_stderr(self._text("err", self.process.readAllStandardError()))
+
+    def _readStdout(self) -> None:
+        self.job.read_stdout(self._text("out", self.process.readAllStandardOutput()))
+
+    def _finished(self, exitCode, exitStatus) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._readStderr()
+        self._readStdout()
+        self.onOutcome(self.job.process_finished(int(exitCode), crashed=exitStatus == qt.QProcess.CrashExit))
+
+    def _error(self, error) -> None:
+        if error == qt.QProcess.FailedToStart and not self._done:  # no finished() follows
+            self._done = True
+            self.onOutcome(self.job.process_error(self.process.errorString()))
 
 
 class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -92,7 +159,12 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self._progress = None
+        self._job = None
+        self._process = None
+        self._running = None  # "Installation" or the running job's title
+        self._finishedProcess = None
+        self._onJobFinished = None
+        self._versionProblem = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -101,6 +173,7 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = MLNNetLogic()
+        self._versionProblem = environment.version_problem((slicer.app.majorVersion, slicer.app.minorVersion), sys.version_info[:2])
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -110,28 +183,33 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.labelPointsButton.connect("clicked(bool)", self.onLabelPointsButton)
         self.ui.evaluateButton.connect("clicked(bool)", self.onEvaluateButton)
         self.ui.quantifyButton.connect("clicked(bool)", self.onQuantifyButton)
+        self.ui.classifyButton.connect("clicked(bool)", self.onClassifyButton)
         self.ui.pointsSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.pointsPlaceWidget.setCurrentNode)
-        self.ui.referenceSegmentSelector.setMRMLScene(slicer.mrmlScene)
-        self.ui.predictedSegmentSelector.setMRMLScene(slicer.mrmlScene)
-        self.ui.quantifySegmentSelector.setMRMLScene(slicer.mrmlScene)
-        self.ui.cancelButton.enabled = False
+        self.ui.modelPathLineEdit.connect("currentPathChanged(QString)", self.onModelPathChanged)
+        self.ui.classifierPathLineEdit.connect("currentPathChanged(QString)", self.onClassifierPathChanged)
+        for selector in (self.ui.referenceSegmentSelector, self.ui.predictedSegmentSelector, self.ui.quantifySegmentSelector):
+            selector.setMRMLScene(slicer.mrmlScene)
+            selector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateButtons)
+            selector.connect("currentSegmentChanged(QString)", self.updateButtons)
         self.ui.progressBar.hide()
         self.ui.oodWarningLabel.hide()
+        self.ui.statusLabel.text = self._versionProblem or ""
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
+        if self._process is not None:
+            self._process.onOutcome = lambda outcome: None  # the panel is going away: nothing left to show
+        self._cancelJob()
         self.removeObservers()
 
     def enter(self) -> None:
         self.initializeParameterNode()
 
     def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+        self.setParameterNode(None)
 
     def onSceneStartClose(self, caller, event) -> None:
+        self._cancelJob()  # its nodes are about to disappear
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -148,65 +226,194 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def setParameterNode(self, inputParameterNode) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-            self._checkCanApply()
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
+            self._onParameterNodeModified()
 
-    def _checkCanApply(self, caller=None, event=None) -> None:
+    # --- the two path fields, bound by hand (str parameters: empty stays empty) ---------------------------
+    def onModelPathChanged(self, text) -> None:
+        if self._parameterNode and self._parameterNode.modelPath != _pathOf(text):
+            self._parameterNode.modelPath = _pathOf(text)
+        self.updateButtons()
+
+    def onClassifierPathChanged(self, text) -> None:
+        if self._parameterNode and self._parameterNode.classifierPath != _pathOf(text):
+            self._parameterNode.classifierPath = _pathOf(text)
+        self.updateButtons()
+
+    def _onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode
-        ready = bool(p and p.inputVolume and str(p.modelPath) not in ("", ".") and self._progress is None)
-        self.ui.applyButton.enabled = ready
-        self.ui.applyButton.toolTip = "Segment microcalcifications" if ready else "Select an input volume and a model file"
-        self.ui.labelPointsButton.enabled = bool(p and p.inputVolume and p.referencePoints and p.referenceSegmentation)
-
-    # --- Segment -------------------------------------------------------------------------------------------
-    def _makeProgress(self):
-        from MLNNetLib.progress import Progress
-
-        def update(done: int, total: int, message: str) -> None:
-            self.ui.progressBar.maximum = max(total, 1)
-            self.ui.progressBar.value = done
-            self.ui.progressBar.format = f"{message} %v/%m" if message else "%v/%m"
-            slicer.app.processEvents()  # keeps Slicer responsive and lets Cancel be clicked
-
-        return Progress(update)
-
-    def onApplyButton(self) -> None:
-        from MLNNetLib.errors import Cancelled
-
-        if not self.logic.ensureDependencies():
+        if p is None:
             return
+        for widget, value in ((self.ui.modelPathLineEdit, _pathOf(p.modelPath)), (self.ui.classifierPathLineEdit, _pathOf(p.classifierPath))):
+            if _pathOf(widget.currentPath) != value:
+                widget.currentPath = value
+        self.updateButtons()
+
+    # --- enabled states ------------------------------------------------------------------------------------
+    def _panelState(self) -> states.PanelState:
         p = self._parameterNode
-        self._progress = self._makeProgress()
-        self.ui.progressBar.show()
-        self.ui.cancelButton.enabled = True
-        self.ui.applyButton.enabled = False
-        self.ui.oodWarningLabel.hide()
+        volume = p.inputVolume if p else None
+        imageData = volume.GetImageData() if volume else None
+        model = _pathOf(p.modelPath) if p else ""
+        classifier = _pathOf(p.classifierPath) if p else ""
+
+        def chosen(selector) -> bool:
+            return bool(selector.currentNode() and selector.currentSegmentID())
+
+        return states.PanelState(
+            volume=imageData is not None,
+            volume_slices=imageData.GetDimensions()[2] if imageData is not None else 0,
+            model_path=model,
+            model_exists=bool(model) and os.path.isfile(model),
+            points=bool(p and p.referencePoints),
+            label_segmentation=bool(p and p.referenceSegmentation),
+            reference_segment=chosen(self.ui.referenceSegmentSelector),
+            predicted_segment=chosen(self.ui.predictedSegmentSelector),
+            quantify_segment=chosen(self.ui.quantifySegmentSelector),
+            classifier_path=classifier,
+            classifier_exists=bool(classifier) and os.path.isfile(classifier),
+            features=bool(p and p.featuresTable),
+            running=self._running,
+            cancellable=self._job is not None,
+            version_problem=self._versionProblem,
+        )
+
+    def updateButtons(self, *unused) -> None:
+        widgets = {"apply": self.ui.applyButton, "cancel": self.ui.cancelButton, "labelPoints": self.ui.labelPointsButton,
+                   "evaluate": self.ui.evaluateButton, "quantify": self.ui.quantifyButton, "classify": self.ui.classifyButton}
+        for name, button in states.buttons(self._panelState()).items():
+            widgets[name].enabled = button.enabled
+            widgets[name].toolTip = button.tooltip
+
+    # --- dependencies --------------------------------------------------------------------------------------
+    def _ensureDependencies(self, feature: str) -> bool:
+        """True when ``feature`` can run; installs on first use (one install at a time, Apply disabled)."""
+        from MLNNetModuleLib.dependencies import InstallResult
+
+        if self._running is not None:
+            return False
+        installer = self.logic.installer()
+        if installer.plan(feature).ready:
+            return True
+        self._running = "Installation"
+        self.updateButtons()
+        self._showBusy("Installing Python packages (see the Python console for details)")
         try:
-            with slicer.util.tryWithErrorDisplay("MLN-net segmentation failed."):
-                try:
-                    summary = self.logic.segment(p, self._progress)
-                except Cancelled:
-                    self.ui.resultLabel.text = "Cancelled: the scene was not changed."
-                    return
-                self.showSummary(summary)
-                if not p.outputSegmentation:
-                    p.outputSegmentation = slicer.mrmlScene.GetNodeByID(summary["segmentation_node_id"])
+            result = installer.ensure(feature, confirm=lambda text: slicer.util.confirmOkCancelDisplay(text, "MLNNet dependencies"),
+                                      on_line=self._onInstallLine)
+        except Exception as exc:  # nothing may escape silently: the user gets the reason
+            logging.exception("MLNNet dependency installation failed")
+            result = InstallResult("failed", f"Installing the dependencies failed: {exc}")
         finally:
-            self._progress = None
+            self._running = None
             self.ui.progressBar.hide()
-            self.ui.cancelButton.enabled = False
-            self._checkCanApply()
+            self.updateButtons()
+        if result.status in ("failed", "busy"):
+            slicer.util.errorDisplay(result.message, windowTitle="MLNNet dependencies")
+        self.ui.statusLabel.text = result.message
+        return result.usable
+
+    def _onInstallLine(self, line: str) -> None:
+        self.ui.progressBar.format = line.strip()[:120]
+
+    # --- background runs -----------------------------------------------------------------------------------
+    def _showBusy(self, text: str) -> None:
+        self.ui.progressBar.maximum = 0  # busy indicator until the first counted step
+        self.ui.progressBar.value = 0
+        self.ui.progressBar.format = text
+        self.ui.progressBar.show()
+
+    def _onProgress(self, event) -> None:
+        if event.total <= 0:
+            self.ui.progressBar.maximum = 0
+            self.ui.progressBar.format = f"{self._running}: {event.message}"
+        else:
+            self.ui.progressBar.maximum = event.total
+            self.ui.progressBar.value = event.done
+            self.ui.progressBar.format = f"{self._running}: {event.message} (%p%)"
+
+    @staticmethod
+    def _onLog(line: str) -> None:
+        logging.info("MLNNet: %s", line)
+
+    @staticmethod
+    def _guarded(message: str, function):
+        """Run ``function``; on an exception show ``message`` with the reason (and the traceback in details)."""
+        try:
+            with slicer.util.tryWithErrorDisplay(message, waitCursor=True):
+                return function()
+        except Exception:  # shown above; a Qt slot must not raise
+            logging.exception(message)
+            return None
+
+    def _startJob(self, makeJob, onFinished) -> None:
+        """Create the job (inputs checked and written now) and start it; ``onFinished(result)`` runs at the end."""
+        if self._running is not None:
+            return
+        job = self._guarded("MLNNet could not start.", makeJob)
+        if job is None:
+            return
+        self._job, self._running, self._onJobFinished = job, job.title, onFinished
+        self._process = QtProcess(job, self._onOutcome)
+        self.ui.statusLabel.text = ""
+        self._showBusy(f"{job.title}: starting")
+        self.updateButtons()
+        try:
+            job.start(self._process)  # returns at once: QProcess runs it, its signals come back later
+        except Exception as exc:
+            self._onOutcome(job.process_error(str(exc)))
+
+    def _onOutcome(self, outcome) -> None:
+        """The process ended (Qt's finished signal, on the main thread): show or load what it produced."""
+        onFinished = self._onJobFinished
+        self._finishedProcess = self._process  # not released inside its own finished() signal
+        self._job = self._process = self._onJobFinished = None
+        self._running = None
+        self.ui.progressBar.hide()
+        self.updateButtons()
+        if outcome.state == "finished":
+            self._guarded("Showing the result failed.", lambda: onFinished(outcome.result))
+        elif outcome.state == "cancelled":
+            self.ui.statusLabel.text = outcome.message
+        else:
+            self.ui.statusLabel.text = outcome.message.splitlines()[0]
+            slicer.util.errorDisplay(outcome.message, windowTitle="MLNNet")
+        self.updateButtons()
 
     def onCancelButton(self) -> None:
-        if self._progress is not None:
-            self._progress.cancel()
+        self._cancelJob()
+
+    def _cancelJob(self) -> None:
+        if self._job is not None:
+            self.ui.progressBar.format = f"{self._running}: cancelling"
+            self._job.cancel()
+
+    # --- Segment -------------------------------------------------------------------------------------------
+    def onApplyButton(self) -> None:
+        if self._running is not None or not self._ensureDependencies("segment"):
+            return
+        p = self._parameterNode
+        self.ui.oodWarningLabel.hide()
+        self._startJob(lambda: self.logic.segmentationJob(p, self._onProgress, self._onLog), self.onSegmentationFinished)
+
+    def onSegmentationFinished(self, result: dict) -> None:
+        from MLNNetLib.scene.views import present_segmentation
+
+        p = self.logic.getParameterNode()  # also when the panel was left during the run
+        self.showSummary(result)
+        if not p.outputSegmentation:
+            p.outputSegmentation = slicer.mrmlScene.GetNodeByID(result["segmentation_node_id"])
+        volume = slicer.mrmlScene.GetNodeByID(result["volume_node_id"])  # the run's volume, even if the selector moved on
+        if volume is not None:
+            present_segmentation(slicer.app.applicationLogic(), volume, result)
 
     def showSummary(self, summary: dict) -> None:
-        scores = ", ".join(f"{s:.3f}" for s in summary.get("scores", []))
+        scores = ", ".join("n/a" if s is None else f"{s:.3f}" for s in summary.get("scores", []))
         branch = "union of all branches" if summary.get("branch") is None else f"branch {summary['branch']}"
         self.ui.resultLabel.text = (
             f"Segment '{summary['segment_name']}': {summary['foreground_pixels']} px; {branch} "
@@ -214,81 +421,94 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         )
         self.ui.oodWarningLabel.setVisible(bool(summary.get("ood")))
 
-    # --- Reference labels from points ---------------------------------------------------------------------
+    # --- Reference labels from points (in-process: level tracing of a few points takes milliseconds) --------
     def onLabelPointsButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay("Labelling points failed.", waitCursor=True):
-            results = self.logic.labelPoints(self._parameterNode)
+        if self._running is not None:
+            return
+        results = self._guarded("Labelling points failed.", lambda: self.logic.labelPoints(self._parameterNode))
+        if results is not None:
             done = [r for r in results if r.pixels > 0]
             notes = [f"point {r.index + 1}: {r.note}" for r in results if r.note]
             self.ui.labelPointsResultLabel.text = f"{len(done)} of {len(results)} points labelled. " + "; ".join(notes)
 
     # --- Evaluate ------------------------------------------------------------------------------------------
     def onEvaluateButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay("Evaluation failed.", waitCursor=True):
-            ref_node = self.ui.referenceSegmentSelector.currentNode()
-            pred_node = self.ui.predictedSegmentSelector.currentNode()
-            metrics, table = self.logic.evaluate(
-                self._parameterNode, ref_node, self.ui.referenceSegmentSelector.currentSegmentID(),
-                pred_node, self.ui.predictedSegmentSelector.currentSegmentID(),
-            )
-            self._parameterNode.evaluationTable = table
-            keys = ("tpr", "precision", "dice", "hd", "hd95", "asd", "lesion_sensitivity")
-            self.ui.evaluationResultLabel.text = ", ".join(
-                f"{k} {metrics[k]:.3f}" + (" mm" if k.startswith(("hd", "asd")) else "") for k in keys if metrics.get(k) is not None
-            )
-            slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(table.GetID())
-            slicer.app.applicationLogic().PropagateTableSelection()
+        if self._running is not None or not self._ensureDependencies("evaluate"):
+            return
+        ref, pred = self.ui.referenceSegmentSelector, self.ui.predictedSegmentSelector
+        self._startJob(lambda: self.logic.evaluationJob(self._parameterNode, ref.currentNode(), ref.currentSegmentID(),
+                                                        pred.currentNode(), pred.currentSegmentID(), self._onProgress, self._onLog),
+                       self.onEvaluationFinished)
 
-    # --- Quantify ------------------------------------------------------------------------------------------
+    def onEvaluationFinished(self, result) -> None:
+        from MLNNetLib.scene.views import show_table
+
+        metrics, table = result
+        self.logic.getParameterNode().evaluationTable = table
+        keys = ("tpr", "precision", "dice", "hd", "hd95", "asd", "lesion_sensitivity")
+        self.ui.evaluationResultLabel.text = ", ".join(
+            f"{k} {metrics[k]:.3f}" + (" mm" if k.startswith(("hd", "asd")) else "") for k in keys if metrics.get(k) is not None
+        )
+        show_table(slicer.app.applicationLogic(), table)
+
+    # --- Quantify and classify -----------------------------------------------------------------------------
     def onQuantifyButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay("Quantification failed.", waitCursor=True):
-            out = self.logic.quantify(
-                self._parameterNode, self.ui.quantifySegmentSelector.currentNode(), self.ui.quantifySegmentSelector.currentSegmentID()
-            )
-            self.ui.quantifyResultLabel.text = f"{out['n_calcifications']} calcifications, {out['n_clusters']} clusters"
+        if self._running is not None or not self._ensureDependencies("quantify"):
+            return
+        selector = self.ui.quantifySegmentSelector
+        self._startJob(lambda: self.logic.quantificationJob(self._parameterNode, selector.currentNode(), selector.currentSegmentID(),
+                                                            self._onProgress, self._onLog),
+                       self.onQuantificationFinished)
+
+    def onQuantificationFinished(self, out: dict) -> None:
+        from MLNNetLib.scene.views import show_table
+
+        self.logic.getParameterNode().featuresTable = slicer.mrmlScene.GetNodeByID(out["features_table"])
+        self.ui.quantifyResultLabel.text = f"{out['n_calcifications']} calcifications, {out['n_clusters']} clusters"
+        show_table(slicer.app.applicationLogic(), slicer.mrmlScene.GetNodeByID(out["clusters"]))
+
+    def onClassifyButton(self) -> None:
+        if self._running is not None or not self._ensureDependencies("classify"):
+            return
+        self._startJob(lambda: self.logic.classificationJob(self._parameterNode, self._onProgress, self._onLog),
+                       self.onClassificationFinished)
+
+    def onClassificationFinished(self, out: dict) -> None:
+        from MLNNetLib.scene.views import show_table
+
+        probability = next((f"{k.removeprefix('probability_')} probability {v:.2f}" for k, v in out.items() if k.startswith("probability_")), "")
+        self.ui.classifyResultLabel.text = f"{out['prediction']} ({probability})"
+        show_table(slicer.app.applicationLogic(), slicer.mrmlScene.GetNodeByID(out["table"]))
 
 
 class MLNNetLogic(ScriptedLoadableModuleLogic):
-    """Calls MLNNetLib only; holds the loaded model between runs."""
+    """Builds the background jobs from the parameter node (MLNNetLib.scene.jobs) and holds the installer."""
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        self._checkpoint = None
-        self._checkpointKey = None
+        self._installer = None
 
     def getParameterNode(self):
         return MLNNetParameterNode(super().getParameterNode())
 
+    def installer(self):
+        from MLNNetModuleLib.dependencies import Installer, SlicerBackend
+
+        if self._installer is None:
+            self._installer = Installer(SlicerBackend(slicer))
+        return self._installer
+
     @staticmethod
-    def ensureDependencies() -> bool:
-        import MLNNetDependencies
+    def tempRoot() -> str:
+        return slicer.app.temporaryPath or tempfile.gettempdir()
 
-        try:
-            return MLNNetDependencies.ensure_dependencies(lambda text: slicer.util.confirmOkCancelDisplay(text, "MLNNet dependencies"))
-        except RuntimeError as exc:
-            slicer.util.errorDisplay(str(exc), windowTitle="MLNNet dependencies")
-            return False
+    def segmentationJob(self, p, onProgress=None, onLog=None):
+        from MLNNetLib.scene.jobs import segmentation_job
 
-    def loadModel(self, path: str | os.PathLike):
-        """Load (and cache) a checkpoint; the cache is refreshed when the file changes."""
-        from MLNNetLib.checkpoint import load_checkpoint
-
-        path = os.fspath(path)
-        key = (path, os.path.getmtime(path) if os.path.exists(path) else None)
-        if key != self._checkpointKey:
-            self._checkpoint = load_checkpoint(path)
-            self._checkpointKey = key
-        return self._checkpoint
-
-    def segment(self, p, progress=None) -> dict:
-        from MLNNetLib.inference import InferenceOptions
-        from MLNNetLib.scene import segment_volume_node
-
-        options = InferenceOptions(tile=int(p.tileSize) or None, overlap=float(p.overlap), device=p.device)
-        ckpt = self.loadModel(p.modelPath)
-        return segment_volume_node(
-            ckpt, p.inputVolume, p.outputSegmentation, selection=p.selectionMethod, options=options,
-            progress=progress, roi_node=p.roi, probability=p.probabilityVolume or False,
+        return segmentation_job(
+            p.inputVolume, _pathOf(p.modelPath), p.outputSegmentation, selection=p.selectionMethod, device=p.device,
+            tile=int(p.tileSize), overlap=float(p.overlap), roi_node=p.roi, probability=p.probabilityVolume or False,
+            temp_root=self.tempRoot(), on_progress=onProgress, on_log=onLog,
         )
 
     def labelPoints(self, p):
@@ -296,52 +516,79 @@ class MLNNetLogic(ScriptedLoadableModuleLogic):
 
         return label_points(p.inputVolume, p.referencePoints, p.referenceSegmentation, p.referenceSegmentName, level_fraction=float(p.levelFraction))
 
-    def evaluate(self, p, referenceNode, referenceSegment, predictedNode, predictedSegment):
-        from MLNNetLib.scene import evaluate_segments
+    def evaluationJob(self, p, referenceNode, referenceSegment, predictedNode, predictedSegment, onProgress=None, onLog=None):
+        from MLNNetLib.scene.jobs import evaluation_job
 
-        return evaluate_segments(referenceNode, referenceSegment, predictedNode, predictedSegment, p.inputVolume, table_node=p.evaluationTable)
+        return evaluation_job(referenceNode, referenceSegment, predictedNode, predictedSegment, p.inputVolume,
+                              table_node=p.evaluationTable, temp_root=self.tempRoot(), on_progress=onProgress, on_log=onLog)
 
-    def quantify(self, p, segmentationNode, segmentId) -> dict:
-        from MLNNetLib.scene.quantification import quantify_segment
+    def quantificationJob(self, p, segmentationNode, segmentId, onProgress=None, onLog=None):
+        from MLNNetLib.scene.jobs import quantification_job
 
-        return quantify_segment(p.inputVolume, segmentationNode, segmentId)
+        return quantification_job(p.inputVolume, segmentationNode, segmentId, temp_root=self.tempRoot(),
+                                  on_progress=onProgress, on_log=onLog)
+
+    def classificationJob(self, p, onProgress=None, onLog=None):
+        from MLNNetLib.scene.jobs import classification_job, features_from_table
+
+        features = features_from_table(p.featuresTable)
+        name = p.featuresTable.GetName().removesuffix(" image features")
+        return classification_job(features, _pathOf(p.classifierPath), slicer.mrmlScene, name=name,
+                                  temp_root=self.tempRoot(), on_progress=onProgress, on_log=onLog)
 
 
 class MLNNetTest(ScriptedLoadableModuleTest):
-    """Runs inside real Slicer: a synthetic mammogram, a tiny model trained on the fly, every section once."""
+    """Runs inside real Slicer: a synthetic mammogram, a tiny model trained on the fly, every section once,
+    segmentation through the same qt.QProcess path as the Segment button."""
 
     def setUp(self) -> None:
         slicer.mrmlScene.Clear()
 
     def runTest(self) -> None:
+        from MLNNetModuleLib.dependencies import self_test_skip_reason
+
+        problem = environment.version_problem((slicer.app.majorVersion, slicer.app.minorVersion), sys.version_info[:2])
+        reason = problem or self_test_skip_reason()
+        if reason:  # a fresh Slicer without torch yet: say why and stop, do not fail
+            logging.warning(reason)
+            self.delayDisplay(reason)
+            return
         self.setUp()
         self.test_MLNNet_endToEnd()
 
+    def _run(self, job, timeoutSeconds: int = 900):
+        """Start ``job`` with the module's QProcess adapter and block until it ends (test only: the module
+        itself never waits; QProcess delivers its output and finished signal inside waitForFinished)."""
+        outcome = {}
+        process = QtProcess(job, lambda result: outcome.update(result=result))
+        job.start(process)
+        if not process.process.waitForFinished(timeoutSeconds * 1000):
+            job.cancel()
+            process.process.waitForFinished(60000)
+        return outcome["result"]
+
     def test_MLNNet_endToEnd(self) -> None:
         import numpy as np
+        from scipy import ndimage
 
-        import MLNNetTestData
-        from MLNNetLib.errors import Cancelled
         from MLNNetLib.image import Geometry, Image
-        from MLNNetLib.progress import Progress
         from MLNNetLib.scene import add_point_list, add_volume_from_image, ijk_to_ras, segment_names, segment_to_array
+        from MLNNetModuleLib import testdata
 
         self.delayDisplay("Training a tiny model on a synthetic mammogram")
         work = tempfile.mkdtemp(prefix="MLNNetTest")
-        ckptPath = MLNNetTestData.tiny_checkpoint(work, steps=10)
-        image, mask, spacing = MLNNetTestData.synthetic_case()
+        ckptPath = testdata.tiny_checkpoint(work, steps=10)
+        image, mask, spacing = testdata.synthetic_case()
         volume = add_volume_from_image(slicer.mrmlScene, Image(image, Geometry.identity((spacing, spacing))), "synthetic mammogram")
 
         logic = MLNNetLogic()
         p = logic.getParameterNode()
         p.inputVolume = volume
-        p.modelPath = pathlib.Path(ckptPath)
+        p.modelPath = str(ckptPath)
 
         self.delayDisplay("Reference labels from points")
         seg = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "labels")
         seg.SetReferenceImageGeometryParameterFromVolumeNode(volume)
-        from scipy import ndimage
-
         labels, n = ndimage.label(mask)
         centres = np.array(ndimage.center_of_mass(mask, labels, range(1, n + 1))).round()
         p.referencePoints = add_point_list(slicer.mrmlScene, ijk_to_ras(volume, centres), name="calcifications")
@@ -353,26 +600,35 @@ class MLNNetTest(ScriptedLoadableModuleTest):
 
         self.delayDisplay("Cancelled segmentation leaves the scene unchanged")
         before = slicer.mrmlScene.GetNumberOfNodes()
-        cancelled = Progress()
-        cancelled.cancel()
         p.outputSegmentation = seg
-        with self.assertRaises(Cancelled):
-            logic.segment(p, cancelled)
+        job = logic.segmentationJob(p)
+        outcome = {}
+        process = QtProcess(job, lambda o: outcome.update(o=o))
+        job.start(process)
+        job.cancel()  # what the Cancel button does
+        process.process.waitForFinished(60000)  # test only: the module never waits
+        self.assertEqual(outcome["o"].state, "cancelled")
         self.assertEqual(slicer.mrmlScene.GetNumberOfNodes(), before)
         self.assertEqual(list(segment_names(seg)), [p.referenceSegmentName])
 
-        self.delayDisplay("Segment beside the reference labels")
-        summary = logic.segment(p, Progress())
+        self.delayDisplay("Segment in the background, beside the reference labels")
+        steps = []
+        outcome = self._run(logic.segmentationJob(p, onProgress=steps.append))
+        self.assertEqual(outcome.state, "finished", outcome.message)
+        summary = outcome.result
         self.assertEqual(summary["segment_name"], "Microcalcifications (MLN-net)")
         self.assertEqual(len(summary["scores"]), 2)
+        self.assertTrue(any(s.total > 0 for s in steps))
         self.assertEqual(list(segment_names(seg)), [p.referenceSegmentName, "Microcalcifications (MLN-net)"])
-        logging.info("MLNNet self-test summary: %s", json.dumps({k: summary[k] for k in ("branch", "scores", "ood")}))
 
-        self.delayDisplay("Evaluate and quantify")
-        metrics, table = logic.evaluate(p, seg, p.referenceSegmentName, seg, summary["segment_id"])
+        self.delayDisplay("Evaluate and quantify in the background")
+        outcome = self._run(logic.evaluationJob(p, seg, p.referenceSegmentName, seg, summary["segment_id"]))
+        self.assertEqual(outcome.state, "finished", outcome.message)
+        metrics, table = outcome.result
         self.assertIn("dice", metrics)
         self.assertGreater(table.GetTable().GetNumberOfRows(), 5)
-        out = logic.quantify(p, seg, p.referenceSegmentName)
+        outcome = self._run(logic.quantificationJob(p, seg, p.referenceSegmentName))
+        self.assertEqual(outcome.state, "finished", outcome.message)
         _, labelled = ndimage.label(segment_to_array(seg, p.referenceSegmentName, volume))
-        self.assertEqual(out["n_calcifications"], labelled)
+        self.assertEqual(outcome.result["n_calcifications"], labelled)
         self.delayDisplay("MLNNet self-test passed")

@@ -23,3 +23,16 @@ def mrml():
     h = HeadlessScene()
     yield h
     h.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_path(tmp_path_factory):
+    """One tiny MLN-net trained a few steps on a synthetic mammogram (MLNNet/MLNNetModuleLib/testdata.py, the
+    same helper the Slicer self-test uses), shared by the tests that need a real checkpoint file."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "MLNNet"))
+    from MLNNetModuleLib import testdata
+
+    return testdata.tiny_checkpoint(tmp_path_factory.mktemp("tiny_model"), steps=4)

@@ -1,7 +1,9 @@
-"""Helper for the Slicer extension's file list: MLNNetLib/**/*.py on disk vs MLNNet/CMakeLists.txt.
+"""Helper for the Slicer extension's file lists: what is on disk vs MLNNet/CMakeLists.txt.
 
-Run ``python Testing/slicer_extension_files.py`` to print the differences, ``--write`` to regenerate the
-generated block of MLNNet/CMakeLists.txt from the files on disk (sorted, ../MLNNetLib/... paths).
+MLNNetLib/**/*.py is listed in the generated block (paths inside MLNNetLib/, installed to
+qt-scripted-modules/MLNNetLib); MLNNet/MLNNetModuleLib/*.py in the module's SCRIPTS. Run
+``python Testing/slicer_extension_files.py`` to print the differences, ``--write`` to regenerate the
+generated block from the files on disk (sorted).
 """
 
 from __future__ import annotations
@@ -17,14 +19,24 @@ BEGIN = "# BEGIN MLNNetLib sources"
 END = "# END MLNNetLib sources"
 
 
+def _python_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*.py") if "__pycache__" not in p.parts]
+
+
 def library_sources(root: Path = ROOT) -> list[str]:
-    """Every MLNNetLib .py file as the module's CMake refers to it (../MLNNetLib/...), sorted."""
-    files = (p for p in (root / "MLNNetLib").rglob("*.py") if "__pycache__" not in p.parts)
-    return sorted("../" + p.relative_to(root).as_posix() for p in files)
+    """Every MLNNetLib .py file as the CMake block lists it (relative to MLNNetLib/), sorted."""
+    lib = root / "MLNNetLib"
+    return sorted(p.relative_to(lib).as_posix() for p in _python_files(lib))
+
+
+def module_helper_sources(root: Path = ROOT) -> list[str]:
+    """Every .py file under MLNNet/ except MLNNet.py, relative to MLNNet/ (the module's own SCRIPTS)."""
+    module = root / "MLNNet"
+    return sorted(p.relative_to(module).as_posix() for p in _python_files(module) if p.name != "MLNNet.py")
 
 
 def listed_sources(cmake_text: str) -> list[str]:
-    """The ../MLNNetLib/... entries between the BEGIN/END markers of the module CMakeLists.txt."""
+    """The entries between the BEGIN/END markers of the module CMakeLists.txt."""
     match = re.search(re.escape(BEGIN) + r".*?\n(.*?)" + re.escape(END), cmake_text, re.S)
     if not match:
         raise ValueError(f"{MODULE_CMAKE}: no '{BEGIN}' ... '{END}' block")
@@ -50,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {len(disk)} MLNNetLib files into {MODULE_CMAKE}")
         return 0
     for name in missing:
-        print(f"missing from CMake: {name}")
+        print(f"missing from CMake: MLNNetLib/{name}")
     for name in extra:
-        print(f"listed but not on disk: {name}")
+        print(f"listed but not on disk: MLNNetLib/{name}")
     return 1 if missing or extra else 0
 
 

@@ -125,19 +125,19 @@ def test_dbt_volume_gives_one_3d_segment(mrml):
 
 
 @pytest.mark.slow
-def test_end_to_end_with_tiny_model_trained_on_the_fly(mrml, tmp_path):
-    """Real chain: tiny MLN-net trained a few steps (MLNNet/MLNNetTestData.py, also used by the Slicer self-test),
+def test_end_to_end_with_tiny_model_trained_on_the_fly(mrml, tiny_checkpoint_path):
+    """Real chain: tiny MLN-net trained a few steps (MLNNet/MLNNetModuleLib/testdata.py, also used by the Slicer self-test),
     checkpoint saved and reloaded, segment_image on a volume node, result written beside manual labels."""
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "MLNNet"))
-    import MLNNetTestData
+    from MLNNetModuleLib import testdata as MLNNetTestData
 
     from MLNNetLib.checkpoint import load_checkpoint
     from MLNNetLib.inference import InferenceOptions
 
-    ckpt = load_checkpoint(MLNNetTestData.tiny_checkpoint(tmp_path, steps=4))
+    ckpt = load_checkpoint(tiny_checkpoint_path)
     image, mask, spacing = MLNNetTestData.synthetic_case()
     volume = add_volume_from_image(mrml.scene, Image(image, Geometry.identity((spacing, spacing))), "synthetic")
     seg = new_segmentation_node(mrml.scene, volume, "labels")

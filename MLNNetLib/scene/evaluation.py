@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from MLNNetLib.scene.segments import find_segment, segment_to_array
 from MLNNetLib.scene.tables import dict_table
@@ -13,6 +16,27 @@ METRIC_ORDER = (
     "tpr", "precision", "dice", "hd", "hd95", "asd", "assd",
     "lesion_sensitivity", "lesion_precision", "cluster_sensitivity", "cluster_precision", "empty",
 )
+
+
+def evaluation_masks(
+    reference_node: Any, reference_segment: str, predicted_node: Any, predicted_segment: str, reference_volume: Any,
+) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """(reference mask, predicted mask, spacing in mm) on the volume's grid: what the metrics are computed on."""
+    ref = segment_to_array(reference_node, find_segment(reference_node, reference_segment), reference_volume)
+    pred = segment_to_array(predicted_node, find_segment(predicted_node, predicted_segment), reference_volume)
+    return ref, pred, tuple(image_from_volume(reference_volume).spacing)
+
+
+def evaluation_table(scene: Any, metrics: Mapping[str, Any], name: str, table_node: Any = None) -> Any:
+    """Table node (name, value, unit) of an ``evaluate_masks`` result, the main figures first."""
+    ordered = {k: metrics[k] for k in METRIC_ORDER if k in metrics}
+    ordered.update({k: v for k, v in metrics.items() if k not in ordered})
+    units = {k: ("mm" if k in DISTANCE_KEYS else "") for k in ordered}
+    return dict_table(scene, ordered, name=name, units=units, table_node=table_node)
+
+
+def table_name(predicted_segment: str, reference_segment: str) -> str:
+    return f"Evaluation {predicted_segment} vs {reference_segment}"
 
 
 def evaluate_segments(
@@ -31,13 +55,8 @@ def evaluate_segments(
     """
     from MLNNetLib.metrics import evaluate_masks
 
-    ref = segment_to_array(reference_node, find_segment(reference_node, reference_segment), reference_volume)
-    pred = segment_to_array(predicted_node, find_segment(predicted_node, predicted_segment), reference_volume)
-    spacing = image_from_volume(reference_volume).spacing
+    ref, pred, spacing = evaluation_masks(reference_node, reference_segment, predicted_node, predicted_segment, reference_volume)
     metrics = evaluate_masks(pred, ref, spacing)
-    ordered = {k: metrics[k] for k in METRIC_ORDER if k in metrics}
-    ordered.update({k: v for k, v in metrics.items() if k not in ordered})
-    units = {k: ("mm" if k in DISTANCE_KEYS else "") for k in ordered}
     scene = scene if scene is not None else reference_volume.GetScene()
-    table = dict_table(scene, ordered, name=f"Evaluation {predicted_segment} vs {reference_segment}", units=units, table_node=table_node)
+    table = evaluation_table(scene, metrics, table_name(predicted_segment, reference_segment), table_node)
     return metrics, table

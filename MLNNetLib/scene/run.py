@@ -16,7 +16,7 @@ from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
 from MLNNetLib.scene.markups import ras_to_ijk
 from MLNNetLib.scene.segments import MLN_SEGMENT_NAME, add_mask_segment, new_segmentation_node
-from MLNNetLib.scene.volumes import add_volume_from_image, image_from_volume, update_volume_from_image
+from MLNNetLib.scene.volumes import add_volume_from_image, image_from_volume, update_volume_from_image, volume_array_shape
 
 log = get_logger(__name__)
 SUMMARY_ATTRIBUTE = "MLNNet.summary"
@@ -61,9 +61,35 @@ def segment_volume_node(
     image = image_from_volume(volume_node)
     roi = roi_pixels(volume_node, roi_node) if roi_node is not None else None
     result = segmenter(ckpt, image, selection=selection, options=options, progress=progress, roi=roi)
-    mask = np.asarray(result.mask)
-    if mask.shape != image.array.shape:
-        raise InputError(None, f"segmentation returned shape {mask.shape} for an image of shape {image.array.shape}")
+    return add_result_to_scene(
+        volume_node, np.asarray(result.mask), result.summary(), segmentation_node,
+        probability_array=result.probability, probability=probability, segment_name=segment_name, roi=roi,
+    )
+
+
+def add_result_to_scene(
+    volume_node: Any,
+    mask: np.ndarray,
+    summary: dict[str, Any],
+    segmentation_node: Any = None,
+    probability_array: np.ndarray | None = None,
+    probability: bool | Any = False,
+    segment_name: str = MLN_SEGMENT_NAME,
+    roi: tuple[int, int, int, int] | None = None,
+) -> dict[str, Any]:
+    """Put a finished segmentation (mask on ``volume_node``'s grid) into the scene as a new segment.
+
+    Shared by the in-process run above and the background run of the Slicer module
+    (``MLNNetLib.scene.jobs``), so both leave the scene in the same state. Nothing is changed when the mask
+    does not fit the volume. Returns ``summary`` plus the IDs of the nodes written.
+    """
+    image_shape = volume_array_shape(volume_node)
+    mask = np.asarray(mask)
+    if mask.shape != image_shape:
+        raise InputError(None, f"segmentation returned shape {mask.shape} for an image of shape {image_shape}")
+    wants_probability = probability is not None and probability is not False
+    if wants_probability and (probability_array is None or np.shape(probability_array) != image_shape):
+        raise InputError(None, f"probability map of shape {np.shape(probability_array)} does not fit the image {image_shape}")
 
     # Only now, with a finished result, is the scene touched.
     scene = volume_node.GetScene()
@@ -76,16 +102,17 @@ def segment_volume_node(
         if created:
             scene.RemoveNode(segmentation_node)
         raise
-    summary = dict(result.summary())
+    summary = dict(summary)
     summary.update(
+        volume_node_id=volume_node.GetID(),
         segmentation_node_id=segmentation_node.GetID(),
         segment_id=segment_id,
         segment_name=segmentation_node.GetSegmentation().GetSegment(segment_id).GetName(),
         probability_node_id=None,
         roi=list(roi) if roi is not None else None,
     )
-    if probability is not None and probability is not False:
-        prob = np.asarray(result.probability, dtype=np.float32)
+    if wants_probability:
+        prob = np.asarray(probability_array, dtype=np.float32)
         if probability is True:
             prob_node = add_volume_from_image(scene, prob, f"{volume_node.GetName()} MLN-net probability", like=volume_node)
         else:

@@ -64,6 +64,14 @@ def _geometry_from_matrix(m: np.ndarray, ndim: int) -> tuple[Geometry, list[str]
     return Geometry(tuple(spacing.tolist()), tuple(origin.tolist()), tuple(direction.ravel().tolist())), warnings
 
 
+def volume_array_shape(volume_node: Any) -> tuple[int, ...]:
+    """Shape ``image_from_volume`` gives, without copying the voxels: (rows, cols) or (slices, rows, cols)."""
+    if volume_node is None or volume_node.GetImageData() is None:
+        raise InputError(None, f"{_node_label(volume_node)} has no image data")
+    cols, rows, slices = volume_node.GetImageData().GetDimensions()
+    return (rows, cols) if slices == 1 else (slices, rows, cols)
+
+
 def image_from_volume(volume_node: Any, keep_slice_axis: bool = False) -> Image:
     """Copy a scalar volume into an Image: (rows, cols) for single-slice volumes, else (slices, rows, cols)."""
     import slicer.util
@@ -92,7 +100,6 @@ def image_from_volume(volume_node: Any, keep_slice_axis: bool = False) -> Image:
 def update_volume_from_image(volume_node: Any, image: Image | np.ndarray, geometry: Geometry | None = None) -> Any:
     """Replace a volume's voxels (and geometry when given/known) with an Image or array."""
     import slicer.util
-    import vtk
 
     array = image.array if isinstance(image, Image) else np.asarray(image)
     geometry = image.geometry if isinstance(image, Image) and geometry is None else geometry
