@@ -25,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="mammogram or DBT stack (DICOM file/folder, NRRD, NIfTI, MHA, PNG, ...)")
     parser.add_argument("--output", help="mask file (default: <input stem>_calc.nrrd beside the input)")
     parser.add_argument("--probability", help="also write the probability map (float32) to this file (.nrrd/.nii.gz/.mha)")
-    parser.add_argument("--selection", default="cosine", choices=SELECTIONS,
-                        help="branch selection (default cosine = MLN-net; union = MLN-net-R, any branch)")
+    parser.add_argument("--selection", default="polarity", choices=SELECTIONS,
+                        help="branch selection (default polarity: the branch whose tissue polarity matches the image's; "
+                             "cosine = the paper's MLN-net, euclidean = MLN-net-E, plus = MLN-net+, union = MLN-net-R)")
     parser.add_argument("--branch", type=int, help="use this branch and skip selection (overrides --selection)")
     parser.add_argument("--mode", default="sliding", choices=("sliding", "paper"),
                         help="sliding window at native resolution (default) or the paper's 2x2 split resized to the model size")

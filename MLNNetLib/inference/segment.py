@@ -187,7 +187,7 @@ def choose_branch_for_image(ckpt: Any, image: Image, selection: str | int = "cos
 def segment_image(
     ckpt: Any,
     image: Image,
-    selection: str | int = "cosine",
+    selection: str | int = selection_pkg.DEFAULT_METHOD,
     options: InferenceOptions | None = None,
     progress: Progress | None = None,
     roi: Roi | None = None,

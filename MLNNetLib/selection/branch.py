@@ -36,6 +36,9 @@ METHODS: dict[str, tuple[bool, bool]] = {
     "response": (False, True),  # ours: the branch that responds most strongly (see branch_responses)
     "polarity": (False, True),  # ours: ordinal tissue polarity of the whole image (selection/polarity.py)
 }
+# The default of `mlnnet segment`, the Slicer module and segment_image: it won the polarity x brightness test and
+# the generalisation benchmark (docs/decisions.md); the paper's methods stay one option away.
+DEFAULT_METHOD = "polarity"
 # Methods that select without feature statistics of their own: the OOD flag uses the cosine scores.
 OOD_BY_COSINE = ("union", "response", "polarity")
 RESPONSE_TIE = 0.02  # responses closer than this: no evidence either way -> the source-similar branch 0
