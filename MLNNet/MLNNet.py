@@ -44,7 +44,7 @@ _LIBRARY_PARENT = environment.library_parent(MODULE_DIR)
 if _LIBRARY_PARENT is not None and _LIBRARY_PARENT not in sys.path:
     sys.path.insert(0, _LIBRARY_PARENT)
 
-SELECTION_METHODS = ["cosine", "euclidean", "plus", "euclidean_plus", "standardized", "response", "union"]
+SELECTION_METHODS = ["polarity", "cosine", "euclidean", "plus", "euclidean_plus", "standardized", "response", "union"]
 DEVICES = ["cpu", "cuda"]
 # Parameters without a SlicerParameterName widget: the two file paths are str (a pathlib.Path parameter turns
 # an empty field into "." and writes it back), bound by hand below; the features table is a result.
@@ -83,7 +83,7 @@ class MLNNetParameterNode:
     roi: vtkMRMLMarkupsROINode
     modelPath: str = ""
     outputSegmentation: vtkMRMLSegmentationNode
-    selectionMethod: Annotated[str, Choice(SELECTION_METHODS)] = "cosine"
+    selectionMethod: Annotated[str, Choice(SELECTION_METHODS)] = "polarity"
     device: Annotated[str, Choice(DEVICES)] = "cpu"
     tileSize: Annotated[int, WithinRange(0, 4096)] = 0  # 0 = the model's training tile
     overlap: Annotated[float, WithinRange(0.0, 0.9)] = 0.25

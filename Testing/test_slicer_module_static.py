@@ -125,7 +125,9 @@ def test_selection_methods_are_the_librarys():
     from MLNNetLib.inference import SELECTION_METHODS
 
     offered = _module_constant("SELECTION_METHODS")
-    assert offered[0] == "cosine" and set(offered) <= set(SELECTION_METHODS), f"the library offers {SELECTION_METHODS}"
+    from MLNNetLib.selection import DEFAULT_METHOD
+
+    assert offered[0] == DEFAULT_METHOD and set(offered) <= set(SELECTION_METHODS), f"the library offers {SELECTION_METHODS}"
     assert "union" in offered
 
 

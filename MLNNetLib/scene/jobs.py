@@ -250,7 +250,7 @@ def segmentation_job(
     volume_node: Any,
     model_path: str | os.PathLike,
     segmentation_node: Any = None,
-    selection: str = "cosine",
+    selection: str = "polarity",
     device: str = "cpu",
     tile: int = 0,
     overlap: float = 0.25,

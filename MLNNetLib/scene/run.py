@@ -42,7 +42,7 @@ def segment_volume_node(
     ckpt: Any,
     volume_node: Any,
     segmentation_node: Any = None,
-    selection: str | int = "cosine",
+    selection: str | int = "polarity",
     options: Any = None,
     progress: Any = None,
     roi_node: Any = None,
