@@ -97,7 +97,7 @@ def segment_image(
     if wh < need or ww < need:
         decisions.add(f"image {wh}x{ww} px is smaller than the {need}x{need} tile; padded with background to "
                       f"{max(wh, need)}x{max(ww, need)} px", logging.WARNING)
-    planes = PlanePreparer(stack, (row0, col0, row1, col1), new_shape, need)
+    planes = PlanePreparer(stack, (row0, col0, row1, col1), new_shape, need, tuple(image.spacing[-2:]))
 
     # pass 1: tile plans, tissue tiles for the selection, breast mean; one prepared plane at a time
     candidates = TissueTiles(opts.selection_tiles)
