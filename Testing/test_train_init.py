@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from MLNNetLib.checkpoint import load_checkpoint
 from MLNNetLib.cli import main as cli_main
 from MLNNetLib.cli.train_cmd import add_arguments, config_from_args
 from MLNNetLib.errors import InputError
@@ -52,7 +53,7 @@ def _cfg(data: Path, out: Path, **kw) -> TrainConfig:
 def test_init_loads_the_local_swin_weights_into_the_trained_model(swin_file, data_dir, tmp_path) -> None:
     source = load_file(str(swin_file))
     final = train(_cfg(data_dir, tmp_path / "run", init=str(swin_file)))  # lr 0: the weights stay the initial ones
-    weights = load_file(str(final))
+    weights = load_checkpoint(final).model.state_dict()
     for dst, src in [("encoder.1.blocks.0.attn.qkv.weight", "layers.1.blocks.0.attn.qkv.weight"),
                      ("encoder.2.downsample.reduction.weight", "layers.2.downsample.reduction.weight"),
                      ("decoder.0.blocks.1.mlp.fc1.weight", "layers.1.blocks.1.mlp.fc1.weight")]:
@@ -62,7 +63,7 @@ def test_init_loads_the_local_swin_weights_into_the_trained_model(swin_file, dat
     init = json.loads(final.with_suffix(".json").read_text())["training"]["init"]
     assert init["path"] == str(swin_file) and init["sha256"] == hashlib.sha256(swin_file.read_bytes()).hexdigest()
     assert init["loaded"] > 0 and init["ignored"] == 2  # the classification head
-    scratch = load_file(str(train(_cfg(data_dir, tmp_path / "scratch"))))
+    scratch = load_checkpoint(train(_cfg(data_dir, tmp_path / "scratch"))).model.state_dict()
     assert not torch.allclose(scratch["encoder.1.blocks.0.attn.qkv.weight"], source["layers.1.blocks.0.attn.qkv.weight"])
     assert json.loads((tmp_path / "scratch" / "model.json").read_text())["training"]["init"] is None
 
