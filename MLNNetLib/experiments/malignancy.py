@@ -36,7 +36,7 @@ log = get_logger(__name__)
 DEFAULT_MODELS = ("adaboost", "dt", "lr", "svm", "knn", "rf")
 DEFAULT_SHAPE = (768, 640)  # the demo's quick profile: what runs/demo/model.safetensors was trained on
 ID_COLUMNS = ["id", "domain", "label"]
-CASE_METRICS = ["tpr", "precision", "dice", "hd", "hd95", "asd", "assd", "lesion_sensitivity", "lesion_precision",
+CASE_METRICS = ["tpr", "precision", "dice", "hd", "hd95", "asd", "asd_directed", "lesion_sensitivity", "lesion_precision",
                 "cluster_sensitivity", "cluster_precision", "empty"]
 CASE_COLUMNS = [*ID_COLUMNS, "seed", "branch", "ood", "calc_num_ref", "calc_num_pred", "clu_num_ref", "clu_num_pred",
                 "calc_area_ref", "calc_area_pred", *CASE_METRICS, "seconds"]
