@@ -30,10 +30,11 @@ def quantify_segment(volume_node: Any, segmentation_node: Any, segment: str, pre
     name = prefix or segmentation_node.GetSegmentation().GetSegment(segment_id).GetName()
     calcs = rows_table(scene, result.calcifications, f"{name} calcifications")
     clusters = rows_table(scene, result.clusters, f"{name} clusters")
-    features = dict_table(scene, result.features, f"{name} image features")
+    features = dict_table(scene, {**result.features, "density_unit": result.density_unit}, f"{name} image features")
     points = cluster_centres(volume_node, clusters_obj, scene, f"{name} cluster centres")
     return {
         "features": dict(result.features),
+        "density_unit": result.density_unit,
         "n_calcifications": len(result.calcifications),
         "n_clusters": int(clusters_obj.n_clusters),
         "calcifications": calcs.GetID(),
