@@ -125,3 +125,25 @@ def test_gradient_checkpointing_with_two_domains_equals_a_plain_training_step(co
     for (k, pa), pb in zip(plain.state_dict().items(), ckpt.state_dict().values()):
         torch.testing.assert_close(pb, pa, rtol=1e-5, atol=1e-7, msg=k)
     assert ckpt.domain_context.domain is None  # nothing left routed after backward
+
+
+def test_training_with_gradient_checkpointing_runs_from_the_command_line(tmp_path) -> None:
+    import argparse
+
+    from MLNNetLib.checkpoint import load_checkpoint
+    from MLNNetLib.cli.train_cmd import add_arguments, config_from_args
+    from MLNNetLib.synth import write_dataset
+    from MLNNetLib.training import train
+
+    write_dataset("ffdm", 2, seed=1, out=tmp_path / "data", shape=(160, 128), spacing_mm=0.2)
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    args = p.parse_args(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--config", "tiny",
+                         "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "1", "--warmup-steps", "1",
+                         "--device", "cpu", "--grad-checkpointing", "--val-whole-every", "0"])
+    cfg = config_from_args(args)
+    assert cfg.grad_checkpointing and cfg.num_domains == 2
+    cfg.val_tiles, cfg.stats_tiles = 2, 2
+    ckpt = load_checkpoint(train(cfg))
+    assert ckpt.header["training"]["settings"]["grad_checkpointing"] is True
+    assert all(torch.isfinite(v).all() for v in ckpt.model.state_dict().values())

@@ -42,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(.safetensors or .pth; nothing is downloaded)")
     p.add_argument("--skip", choices=SKIP_WIRINGS, help="Swin-Unet skip taps: stage_input (official Swin-Unet, the "
                    "config default) or stage_output")
+    p.add_argument("--grad-checkpointing", action="store_true", help="recompute Swin blocks in backward: less GPU "
+                   "memory for the paper config, same results")
     p.add_argument("--val-whole-every", type=int, default=2, metavar="N", help="validate on whole held-out images "
                    "(false positives count) every N epochs and at the last; the best epoch is chosen by it (0 = tiles only)")
     p.add_argument("--pos-weight", type=float, default=20.0, help="BCE weight of calcification pixels (dice_bce)")
@@ -69,7 +71,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         pos_weight=args.pos_weight, seed=args.seed, device=args.device, resume=args.resume,
         overwrite=args.overwrite, max_images=args.max_images, recipe=getattr(args, "recipe", None),
         init=getattr(args, "init", None), skip=getattr(args, "skip", None),
-        val_whole_every=getattr(args, "val_whole_every", 2),
+        val_whole_every=getattr(args, "val_whole_every", 2), grad_checkpointing=getattr(args, "grad_checkpointing", False),
     )
 
 

@@ -38,6 +38,7 @@ class TrainConfig:
     recipe: str | None = None  # a named recipe (training/recipe/presets.py, e.g. "pro_unext") setting the above
     init: str | None = None  # local timm/Microsoft Swin weights to start the Swin-Unet from (nothing is downloaded)
     skip: str | None = None  # Swin-Unet skip wiring override ("stage_input" official, "stage_output"); None = config's
+    grad_checkpointing: bool = False  # recompute Swin blocks in backward (memory for compute); routing survives it
     pos_weight: float = 20.0
     positive_fraction: float = 0.8  # share of tiles centred near a calcification
     val_fraction: float = 0.2

@@ -119,6 +119,8 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         raise InputError(cfg.init, f"--init loads Swin Transformer weights; config {model_config.name!r} is a {model_config.arch} network")
     if cfg.init and not Path(cfg.init).is_file():
         raise InputError(cfg.init, "pretrained weights file not found")
+    if cfg.grad_checkpointing and model_config.arch != "swin_unet":
+        raise InputError(None, f"gradient checkpointing is a Swin-Unet option; config {model_config.name!r} is {model_config.arch}")
     d = distributed.setup(cfg.device)
     if d.is_main:
         _check_out_dir(out, cfg)
@@ -138,6 +140,9 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
             raise InputError(c.id, f"spacing {c.spacing} differs from {spacing} of the other training images; resample them first")
 
     model = build_model(model_config, num_domains=cfg.num_domains).to(d.device)
+    if cfg.grad_checkpointing:
+        model.set_grad_checkpointing(True)
+        log.info("gradient checkpointing on: Swin blocks are recomputed in backward")
     init = None
     if cfg.init and not (cfg.resume and (out / STATE).exists()):  # a resumed run continues its own weights
         from MLNNetLib.model.pretrained import initialise_from
