@@ -88,24 +88,19 @@ def match_labels(pred_labels: np.ndarray, n_pred: int, ref_labels: np.ndarray, n
 def on_target(pred_labels: np.ndarray, n_pred: int, ref: np.ndarray, spacing, candidates: np.ndarray,
               tolerance_mm: float = TOLERANCE_MM) -> np.ndarray:
     """Bool per predicted label 1..n (index 0 unused): at least MIN_ON_TARGET of its pixels within
-    ``tolerance_mm`` of a reference pixel. Only ``candidates`` (labels touching the reference) are measured."""
+    ``tolerance_mm`` of a reference pixel. Only ``candidates`` (labels touching the reference) are measured,
+    each in its own bounding box grown by the tolerance (reference pixels farther out cannot be within it)."""
     flags = np.zeros(n_pred + 1, dtype=bool)
     if len(candidates) == 0:
         return flags
     sp = np.broadcast_to(np.asarray(spacing, dtype=np.float64), (ref.ndim,))
-    sel = np.isin(pred_labels, candidates)
     margin = [int(np.ceil(tolerance_mm / s)) + 1 for s in sp]
-    box = []
-    for axis in range(ref.ndim):
-        hit = np.flatnonzero(sel.any(axis=tuple(a for a in range(ref.ndim) if a != axis)))
-        box.append(slice(max(0, int(hit[0]) - margin[axis]), min(ref.shape[axis], int(hit[-1]) + 1 + margin[axis])))
-    box = tuple(box)
-    near = ndimage.distance_transform_edt(~ref[box], sampling=sp) <= tolerance_mm + 1e-9
-    labels = np.where(sel[box], pred_labels[box], 0)
-    size = np.bincount(labels.ravel(), minlength=n_pred + 1)
-    close = np.bincount(labels[near].ravel(), minlength=n_pred + 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        flags[1:] = (size[1:] > 0) & (close[1:] >= MIN_ON_TARGET * size[1:])
+    boxes = ndimage.find_objects(pred_labels, max_label=n_pred)
+    for label in np.asarray(candidates, dtype=np.int64):
+        box = tuple(slice(max(0, b.start - m), min(n, b.stop + m)) for b, m, n in zip(boxes[label - 1], margin, ref.shape))
+        obj = pred_labels[box] == label
+        near = ndimage.distance_transform_edt(~ref[box], sampling=sp) <= tolerance_mm + 1e-9
+        flags[label] = np.count_nonzero(near & obj) >= MIN_ON_TARGET * np.count_nonzero(obj)
     return flags
 
 
