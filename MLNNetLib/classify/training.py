@@ -103,8 +103,8 @@ def train_classifiers(
         scores, fitted, test = evaluate_split(X, y, models, split, seed, n_boot, groups)
         imp, how = feature_importance(fitted[primary], X[test], y[test], seed)
         evaluation = {"mode": "stratified_split", "test_fraction": float(split), "n_test": int(len(test))}
-    evaluation["grouped_by"] = group
-    evaluation["n_groups"] = int(len(np.unique(groups))) if group else None
+    if group:  # rows of one patient never on both sides (row-level splits say nothing extra)
+        evaluation.update(grouped_by=group, n_groups=int(len(np.unique(groups))))
 
     final = build_model(primary, seed, n_train=len(y)).fit(X, y)
     save_classifier(out / "model.skops", SavedClassifier(final, names, classes, primary, label_column), overwrite)
