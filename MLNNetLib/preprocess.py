@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from MLNNetLib.augment import breast_mask, normalize
+from MLNNetLib.augment.tissue_range import scale_pool
 
 LOWER_PERCENTILE, UPPER_PERCENTILE = 0.01, 99.99
 
 
-def prepare_image(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def prepare_image(array: np.ndarray, spacing: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return (image in [0,1] normalised on breast tissue, breast mask) for a 2-D array.
 
     Two passes: a global robust normalisation to find the breast, then the normalisation the model sees,
@@ -18,9 +21,15 @@ def prepare_image(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     breast pixels, so clipping at 99.5 flattened about 70 % of calcification pixels to the same value as bright
     dense tissue (measured on the synthetic FFDM domain), and in MONOCHROME1-style images, where calcifications
     are the darkest breast pixels, clipping at 0.5 flattened them into the air value: no branch could see them.
+    Percentiles that extreme are set by a handful of pixels, so objects that are not tissue (metal clips,
+    markers, macrocalcifications: larger than 1 mm and far outside the tissue range) are left out of the pool
+    first (``augment.tissue_range``; ``spacing`` in mm sets what "larger than 1 mm" is, default 0.07 mm).
+    Training and inference both call this function, so a model always sees what it was trained on.
     """
-    rough = normalize(np.asarray(array, dtype=np.float32))
+    data = np.asarray(array, dtype=np.float32)
+    rough = normalize(data)
     breast = breast_mask(rough)
     if not breast.any():
         breast = np.ones_like(breast, dtype=bool)
-    return normalize(np.asarray(array, dtype=np.float32), breast, low=LOWER_PERCENTILE, high=UPPER_PERCENTILE), breast
+    pool = scale_pool(data, breast, spacing)
+    return normalize(data, pool, low=LOWER_PERCENTILE, high=UPPER_PERCENTILE), breast

@@ -17,8 +17,9 @@ from MLNNetLib.metrics import (
 
 
 def _medpy(pred, ref, spacing):
+    """Our keys -> medpy: the paper's ASD (eq. 24, both surfaces) is medpy's assd; the directed one its asd."""
     return {"hd": mb.hd(pred, ref, spacing), "hd95": mb.hd95(pred, ref, spacing),
-            "asd": mb.asd(pred, ref, spacing), "assd": mb.assd(pred, ref, spacing)}
+            "asd": mb.assd(pred, ref, spacing), "asd_directed": mb.asd(pred, ref, spacing)}
 
 
 def _assert_like_medpy(pred, ref, spacing):
@@ -63,7 +64,7 @@ def test_hand_computed_values():
     pred = np.zeros_like(ref)
     pred[2, 5] = True  # 3 columns away
     r = evaluate_masks(pred, ref, (0.5, 2.0), clusters=False)
-    assert r["hd"] == pytest.approx(6.0) and r["asd"] == pytest.approx(6.0) and r["assd"] == pytest.approx(6.0)
+    assert r["hd"] == pytest.approx(6.0) and r["asd"] == pytest.approx(6.0) and r["asd_directed"] == pytest.approx(6.0)
     assert r["dice"] == 0.0 and r["tpr"] == 0.0 and r["precision"] == 0.0 and r["empty"] is None
     # a 3x3 square: surface = its 8 outer pixels; pred = the square one row lower. Of pred's surface, the
     # bottom row is 1.5 mm (one row) from ref's, pred's top-centre (3,3) is 1 mm (one column) from ref's
@@ -86,15 +87,19 @@ def test_empty_mask_policy():
     both = evaluate_masks(z, z, (0.1, 0.2))
     assert both["empty"] == "both"
     assert (both["dice"], both["tpr"], both["precision"]) == (1.0, 1.0, 1.0)
-    assert (both["hd"], both["hd95"], both["asd"], both["assd"]) == (0.0, 0.0, 0.0, 0.0)
-    assert both["lesion_sensitivity"] == 1.0 and both["cluster_precision"] == 1.0
+    assert (both["hd"], both["hd95"], both["asd"], both["asd_directed"]) == (0.0, 0.0, 0.0, 0.0)
+    for key in ("lesion_sensitivity", "lesion_precision", "cluster_sensitivity", "cluster_precision"):
+        assert both[key] is None, key  # nothing to find, nothing predicted: undefined, not a perfect score
     diag = math.hypot(30 * 0.1, 40 * 0.2)
     assert image_diagonal_mm((30, 40), (0.1, 0.2)) == pytest.approx(diag)
     for pred, ref, flag in ((z, one, "pred"), (one, z, "ref")):
         r = evaluate_masks(pred, ref, (0.1, 0.2))
         assert r["empty"] == flag and r["dice"] == 0.0 and r["tpr"] == 0.0 and r["precision"] == 0.0
-        assert r["hd"] == r["hd95"] == r["asd"] == r["assd"] == pytest.approx(diag)
-        assert r["lesion_sensitivity"] == 0.0 and r["lesion_precision"] == 0.0
+        assert r["hd"] == r["hd95"] == r["asd"] == r["asd_directed"] == pytest.approx(diag)
+        if flag == "pred":  # calcifications missed; no prediction to be precise about
+            assert r["lesion_sensitivity"] == 0.0 and r["lesion_precision"] is None
+        else:  # nothing to find; every predicted object is a false positive
+            assert r["lesion_sensitivity"] is None and r["lesion_precision"] == 0.0
     with pytest.raises(ValueError, match="non-empty"):
         surface_distances(z, one)
 
@@ -126,7 +131,7 @@ def test_lesion_detection_on_hand_built_masks():
     pred[3, 3:6] = True       # overlaps the first
     pred[11, 11] = True       # overlaps the diagonal pair
     pred[18, 18] = True       # false positive
-    det = lesion_detection(pred, ref)
+    det = lesion_detection(pred, ref, 0.1)  # 0.1 mm pixels: the 3-px blob lies within 0.5 mm of its calcification
     assert (det.n_ref, det.n_pred, det.found, det.matched) == (3, 3, 2, 2)
     r = evaluate_masks(pred, ref, 0.1, clusters=False)
     assert r["lesion_sensitivity"] == pytest.approx(2 / 3) and r["lesion_precision"] == pytest.approx(2 / 3)

@@ -13,7 +13,7 @@ import SimpleITK as sitk
 from MLNNetLib.cli import main
 from MLNNetLib.errors import InputError
 from MLNNetLib.quantify import (
-    COLUMNS, FEATURE_NAMES, crofton_perimeter, find_clusters, kernel_shape_for, measure_calcifications,
+    COLUMNS, DENSITY_UNIT, FEATURE_NAMES, crofton_perimeter, find_clusters, kernel_shape_for, measure_calcifications,
     min_area_rectangle, quantify,
 )
 
@@ -139,8 +139,8 @@ def _raster(spacing: float, extent_mm: float = 12.0):
 
 
 def test_same_physical_layout_gives_same_mm_features_at_two_spacings():
-    q1 = quantify(*_raster(0.05), (0.05, 0.05))
-    q2 = quantify(*_raster(0.1), (0.1, 0.1))
+    q1 = quantify(*_raster(0.05), (0.05, 0.05), density_units="as_given")  # known-answer intensities 0.9 / 0.2
+    q2 = quantify(*_raster(0.1), (0.1, 0.1), density_units="as_given")
     f1, f2 = q1.features, q2.features
     for key in ("calc_num", "clu_num", "clu_max_num", "clu_Density_l", "size_10", "size_10_30", "size_30",
                 "long_l", "long_m", "long_s", "perimeter_l", "perimeter_m", "perimeter_s"):
@@ -170,7 +170,7 @@ def test_size_classes_follow_the_seeds_pixel_counts_in_mm2():
 def test_feature_names_and_empty_mask():
     assert FEATURE_NAMES[:11] == ["calc_num", "density", "density_32", "density_8", "size_10", "size_10_30",
                                   "size_30", "calc_area", "clu_num", "clu_max_num", "clu_max_area"]
-    assert len(FEATURE_NAMES) == 11 + 3 + 7 * 3
+    assert len(FEATURE_NAMES) == 11 + 3 + 7 * 3 + 1 and FEATURE_NAMES[-1] == "blurriness"
     q = quantify(np.zeros((40, 40), np.uint8), np.ones((40, 40), np.float32), (0.07, 0.07))
     assert q.calcifications == [] and q.clusters == []
     assert list(q.features) == FEATURE_NAMES and all(v == 0 for v in q.features.values())
@@ -197,14 +197,15 @@ def _write(array, path, spacing=(0.07, 0.07)):
 def test_quantify_command_writes_table_and_prints_features(tmp_path, capsys):
     m = dots((80, 100), [(20, 10 + 10 * i) for i in range(6)] + [(70, 90)])
     img = np.where(m > 0, 900.0, 100.0).astype(np.float32)
+    img[:, :3] = img[:, -3:] = img[:3] = img[-3:] = 0.0  # air around the "breast"
     image = _write(img, tmp_path / "img.nrrd")
     mask = _write(m, tmp_path / "mask.nrrd")
     out = tmp_path / "calcs.csv"
     assert main(["quantify", "--image", image, "--mask", mask, "--out", str(out)]) == 0
     feats = json.loads(capsys.readouterr().out)
-    assert list(feats) == FEATURE_NAMES
+    assert list(feats) == [*FEATURE_NAMES, "density_unit"] and feats["density_unit"] == DENSITY_UNIT
     assert feats["calc_num"] == 7 and feats["clu_num"] == 1 and feats["clu_max_num"] == 6
-    assert feats["density"] == pytest.approx(900.0)
+    assert feats["density"] == pytest.approx(1.0)  # the brightest breast pixels, on the normalised scale
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 7 and list(rows[0]) == COLUMNS
     assert float(rows[0]["area_mm2"]) == pytest.approx(4 * 0.07 * 0.07)

@@ -100,28 +100,45 @@ def test_hd_finetune_schedule() -> None:
 # ---------------------------------------------------------------- copy-paste
 
 
-def _source(rng: np.random.Generator, n: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    img = rng.random((48, 48)).astype(np.float32)
-    mask = np.zeros((48, 48), dtype=np.uint8)
-    for i in range(n):  # separated 2x3 blobs
-        r, c = 4 + 8 * i, 5 + 7 * i
-        mask[r:r + 2, c:c + 3] = 1
-    return img, mask
+def _source(rng: np.random.Generator, n: int = 5, background: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
+    """Blurred bright spots (calcifications with their rim) on flat tissue; the mask is where the spot is
+    above half its peak, as a level-tracing label would be."""
+    spots = np.zeros((48, 48))
+    for i in range(n):  # separated spots
+        spots[5 + 8 * i, 6 + 7 * i] = 1.0
+    spots = ndimage.gaussian_filter(ndimage.binary_dilation(spots, iterations=1).astype(float), 1.0)
+    spots *= 0.25 / spots.max()
+    img = (background + spots).astype(np.float32)
+    return img, (spots > 0.125).astype(np.uint8)
 
 
-def test_copy_paste_keeps_masks_and_images_aligned() -> None:
+def _boundary_jump(img: np.ndarray, mask: np.ndarray) -> float:
+    """Mean |inside - outside| over 4-neighbour pairs that cross the label boundary."""
+    m = mask.astype(bool)
+    jumps = [np.abs(img[:, 1:] - img[:, :-1])[m[:, 1:] != m[:, :-1]], np.abs(img[1:] - img[:-1])[m[1:] != m[:-1]]]
+    return float(np.concatenate(jumps).mean())
+
+
+def test_copy_paste_transfers_the_calcification_not_its_background_and_labels_exactly_its_pixels() -> None:
     rng = np.random.default_rng(0)
-    src_img, src_mask = _source(rng)
-    dst_img = rng.random((48, 48)).astype(np.float32)
+    src_img, src_mask = _source(rng)  # on bright dense tissue (0.7)
+    dst_img = np.full((48, 48), 0.2, dtype=np.float32)  # onto fatty tissue (0.2)
     dst_mask = np.zeros((48, 48), dtype=np.uint8)
     res = copy_paste(dst_img, dst_mask, src_img, src_mask, rng, ratio=1.0)
     assert res.components == [1, 2, 3, 4, 5]
     dr, dc = res.offset
     rows, cols = np.nonzero(src_mask)
-    np.testing.assert_array_equal(res.image[rows + dr, cols + dc], src_img[rows, cols])  # pixel for pixel
-    assert np.array_equal(res.mask.astype(bool), res.pasted)  # the mask marks exactly the pasted pixels
-    assert res.pasted.sum() == src_mask.sum()
+    expected = np.zeros_like(res.mask)
+    expected[rows + dr, cols + dc] = 1
+    np.testing.assert_array_equal(res.mask, expected)  # the label is exactly the pasted mask pixels
+    # each calcification keeps its contrast over the tissue it now lies on ...
+    np.testing.assert_allclose(res.image[rows + dr, cols + dc] - 0.2, src_img[rows, cols] - 0.7, atol=1e-6)
+    # ... and no step appears on the label boundary: the edge looks like the source's own edge
+    # (the exact pixel copy made it a 0.5 cliff, the source tissue meeting the destination's)
+    assert abs(_boundary_jump(res.image, res.mask) - _boundary_jump(src_img, src_mask)) < 0.02
+    assert res.pasted.sum() > src_mask.sum()  # the rim came along, fading
     np.testing.assert_array_equal(res.image[~res.pasted], dst_img[~res.pasted])  # nothing else changed
+    assert res.image[res.pasted].max() <= 0.2 + 0.25 + 1e-6 and res.image.min() >= 0.2 - 1e-6
     assert dst_mask.sum() == 0 and not np.shares_memory(res.image, dst_img)  # inputs untouched
 
 
@@ -135,11 +152,15 @@ def test_copy_paste_random_share_of_components_lands_on_breast() -> None:
     breast[:, :40] = True
     res = copy_paste(dst_img, dst_mask, src_img, src_mask, rng, dst_breast=breast, ratio=0.4)
     assert len(res.components) == 2  # round(0.4 * 5)
-    labels, n = ndimage.label(res.pasted, structure=np.ones((3, 3)))
-    assert n == 2
-    centre = np.round(np.argwhere(res.pasted).mean(0)).astype(int)
+    new = res.mask.astype(bool) & ~dst_mask.astype(bool)
+    labels, n = ndimage.label(new, structure=np.ones((3, 3)))
+    assert n == 2 and new.sum() == sum(int((ndimage.label(src_mask, np.ones((3, 3)))[0] == k).sum()) for k in res.components)
+    centre = np.round(np.argwhere(new).mean(0)).astype(int)
     assert breast[centre[0], centre[1]]
-    assert res.mask[60:62, 1:3].all() and res.mask.sum() == res.pasted.sum() + 4
+    assert res.mask[60:62, 1:3].all()
+    # the components left behind leave nothing of themselves: no unlabelled bright pixels away from the labels
+    far = ~ndimage.binary_dilation(res.mask.astype(bool), iterations=4)
+    assert np.abs(res.image[far]).max() < 1e-3
     empty = copy_paste(dst_img, dst_mask, src_img, np.zeros_like(src_mask), rng)
     assert not empty.pasted.any() and np.array_equal(empty.mask, dst_mask)
 
@@ -248,3 +269,36 @@ def test_training_with_recipe_and_hd_finetune_builds_a_pro_unext_checkpoint(tmp_
     assert ckpt.stats is not None and set(ckpt.stats.layers) == set(ckpt.model.norm_names())
     rows = (tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 3 and all(math.isfinite(float(v)) for v in rows[-1].split(",")[2:4])
+
+
+# ---------------------------------------------------------------- the named recipe (train --recipe pro_unext)
+
+
+def test_pro_unext_recipe_sets_the_seeds_network_loss_schedule_and_augmentation() -> None:
+    import argparse
+
+    from MLNNetLib.cli.train_cmd import add_arguments, config_from_args
+    from MLNNetLib.model import get_config
+    from MLNNetLib.model.pro_unext_config import PAPER_CHANNELS
+    from MLNNetLib.training import TrainConfig
+    from MLNNetLib.training.recipe.presets import hd_epochs, resolve_recipe
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    args = p.parse_args(["--data", "d", "--out", "o", "--config", "small", "--variant", "pro_unext-mln",
+                         "--recipe", "pro_unext", "--epochs", "10"])
+    cfg = resolve_recipe(config_from_args(args))
+    assert cfg.recipe == "pro_unext" and cfg.arch == "pro_unext" and cfg.config == "pro_unext-128"
+    net = get_config(cfg.config)
+    assert net.channels == PAPER_CHANNELS and net.img_size == 128  # the seed's widths, not the 0.8 M variant
+    assert cfg.loss == "focal_dice" and cfg.finetune_hd_epochs == 2 and cfg.recipe_augment
+    assert cfg.num_domains == 2 and cfg.augment  # K and the domain augmentation stay the variant's
+    assert resolve_recipe(cfg) == cfg  # idempotent: saved settings compare equal
+    assert resolve_recipe(TrainConfig(data="d", out="o", config="paper", recipe="pro_unext")).config == "pro_unext"
+    assert [hd_epochs(e, 0.2) for e in (1, 2, 5, 10, 100)] == [0, 1, 1, 2, 20]
+    plain = TrainConfig(data="d", out="o", config="small")
+    assert resolve_recipe(plain) is plain
+    with pytest.raises(InputError, match="drop --loss"):
+        resolve_recipe(TrainConfig(data="d", out="o", config="small", recipe="pro_unext", loss="dice_bce"))
+    with pytest.raises(InputError, match="unknown recipe"):
+        resolve_recipe(TrainConfig(data="d", out="o", recipe="nnunet"))

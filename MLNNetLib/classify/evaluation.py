@@ -1,5 +1,10 @@
 """Held-out evaluation of the classifiers: stratified 4:1 split (the seed's) or stratified k-fold.
 
+When a patient id is known (``groups``), every split keeps all rows of one patient on one side (CC and MLO
+views, left and right breast, follow-up images): otherwise a model can be tested on a view whose twin it was
+trained on, and the AUC measures recognising patients, not calcifications. Grouped splits use sklearn's
+StratifiedGroupKFold (class balance as close as the groups allow); the 4:1 split is its first fold of 5.
+
 AUC is sklearn's ROC AUC of the positive-class probability on held-out rows (k-fold: pooled out-of-fold
 scores). The 95% CI is a percentile bootstrap over held-out rows (resamples with one class only are
 skipped); accuracy uses the models' own decision (probability >= 0.5).
@@ -14,7 +19,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, roc_auc_score, roc_curve
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from MLNNetLib.classify.models import build_model
 from MLNNetLib.errors import InputError
@@ -82,15 +87,49 @@ def _check_classes(y: np.ndarray, needed: int, what: str) -> None:
         raise InputError(None, f"{what} needs at least {needed} cases of each class, got {counts.tolist()}")
 
 
+def _check_groups(y: np.ndarray, groups: np.ndarray, n_splits: int, what: str) -> None:
+    n_groups = len(np.unique(groups))
+    if n_groups < n_splits:
+        raise InputError(None, f"{what} needs at least {n_splits} patients, got {n_groups}")
+    for c in (0, 1):
+        with_class = len(np.unique(groups[y == c]))
+        if with_class < 2:
+            raise InputError(None, f"{what} grouped by patient needs at least 2 patients with class {c}, got {with_class}")
+
+
+def split_indices(y: np.ndarray, test_size: float, seed: int, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) row indices: stratified, and patient-disjoint when ``groups`` is given."""
+    idx = np.arange(len(y))
+    if groups is None:
+        return tuple(train_test_split(idx, test_size=test_size, stratify=y, random_state=seed))
+    n_splits = max(2, int(round(1.0 / test_size)))
+    _check_groups(y, groups, n_splits, "a grouped split")
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    for train, test in splitter.split(idx, y, groups):
+        if len(np.unique(y[test])) == 2 and len(np.unique(y[train])) == 2:
+            return train, test
+    raise InputError(None, "no patient-disjoint split holds both classes on both sides; add patients or use --folds")
+
+
+def fold_indices(y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The k (train, test) folds: stratified, and patient-disjoint when ``groups`` is given."""
+    idx = np.arange(len(y))
+    if groups is None:
+        return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(idx, y))
+    _check_groups(y, groups, folds, f"{folds}-fold cross-validation")
+    return list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(idx, y, groups))
+
+
 def evaluate_split(
-    X: np.ndarray, y: np.ndarray, names: Sequence[str], test_size: float = 0.2, seed: int = 0, n_boot: int = 1000
+    X: np.ndarray, y: np.ndarray, names: Sequence[str], test_size: float = 0.2, seed: int = 0, n_boot: int = 1000,
+    groups: np.ndarray | None = None,
 ) -> tuple[dict[str, ModelScore], dict[str, object], np.ndarray]:
-    """Stratified train/test split; returns scores, the models fitted on the training part, test indices."""
+    """Stratified (patient-disjoint with ``groups``) train/test split; returns scores, the models fitted on the
+    training part, test indices."""
     if not 0.0 < test_size < 1.0:
         raise InputError(None, f"--split must be between 0 and 1, got {test_size}")
     _check_classes(y, 2, "a stratified split")
-    idx = np.arange(len(y))
-    train, test = train_test_split(idx, test_size=test_size, stratify=y, random_state=seed)
+    train, test = split_indices(y, test_size, seed, groups)
     scores, fitted = {}, {}
     for name in names:
         model = build_model(name, seed, n_train=len(train)).fit(X[train], y[train])
@@ -103,18 +142,20 @@ def evaluate_split(
 
 
 def evaluate_kfold(
-    X: np.ndarray, y: np.ndarray, names: Sequence[str], folds: int = 5, seed: int = 0, n_boot: int = 1000
+    X: np.ndarray, y: np.ndarray, names: Sequence[str], folds: int = 5, seed: int = 0, n_boot: int = 1000,
+    groups: np.ndarray | None = None,
 ) -> dict[str, ModelScore]:
-    """Stratified k-fold; AUC, CI and accuracy over the pooled out-of-fold predictions."""
+    """Stratified (patient-disjoint with ``groups``) k-fold; AUC, CI and accuracy over the pooled out-of-fold
+    predictions."""
     if folds < 2:
         raise InputError(None, f"--folds must be at least 2, got {folds}")
     _check_classes(y, folds, f"{folds}-fold cross-validation")
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    splits = fold_indices(y, folds, seed, groups)
     scores = {}
     for name in names:
         oof = np.zeros(len(y))
         pred = np.zeros(len(y), dtype=np.int64)
-        for train, test in splitter.split(X, y):
+        for train, test in splits:
             model = clone(build_model(name, seed, n_train=len(train))).fit(X[train], y[train])
             oof[test] = positive_score(model, X[test])
             pred[test] = model.predict(X[test])

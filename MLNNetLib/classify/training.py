@@ -31,6 +31,17 @@ from MLNNetLib.quantify.table import write_table
 
 log = get_logger(__name__)
 OUTPUT_FILES = ("metrics.json", "roc.png", "feature_importance.png", "model.skops")
+# Column names that hold a patient id (case-insensitive): used to keep a patient's rows on one side of every split.
+PATIENT_COLUMNS = ("patient_id", "patientid", "patient")
+
+
+def find_group_column(header: Sequence[str], group_column: str | None, path: str) -> str | None:
+    """The patient-id column: the one asked for, else the first header named like ``PATIENT_COLUMNS``, else None."""
+    if group_column:
+        if group_column not in header:
+            raise InputError(path, f"no column {group_column!r} to group by; columns are {list(header)}")
+        return group_column
+    return next((h for h in header if h.strip().lower() in PATIENT_COLUMNS), None)
 
 
 def feature_importance(model, X: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
@@ -56,31 +67,44 @@ def train_classifiers(
     positive: str | None = None,
     n_boot: int = 1000,
     overwrite: bool = False,
+    group_column: str | None = None,
 ) -> dict:
-    """Evaluate ``models`` on held-out cases, write metrics.json, roc.png, feature_importance.png, model.skops."""
+    """Evaluate ``models`` on held-out cases, write metrics.json, roc.png, feature_importance.png, model.skops.
+
+    Rows of one patient stay together in every split when a patient id is known: ``group_column``, or a column
+    named patient_id / PatientID / patient (found automatically; never used as a feature).
+    """
     if not models:
         raise InputError(None, "no models to train")
     out = Path(out_dir)
     for name in OUTPUT_FILES:
         check_writable(out / name, overwrite)
     table = read_table(features_csv)
-    names = numeric_columns(table, exclude=[label_column, *exclude])
+    group = find_group_column(table.header, group_column, table.path)
+    groups = np.asarray(table.column(group)) if group else None
+    names = numeric_columns(table, exclude=[label_column, *exclude, *([group] if group else [])])
     if not names:
         raise InputError(table.path, f"no numeric feature columns besides {label_column!r}")
     X = table.matrix(names)
     y, classes = encode_labels(table.column(label_column), table.path, positive)
     log.info("%d cases (%d %s), %d features, models %s", len(y), int(y.sum()), classes[1], len(names), list(models))
+    if group:
+        log.info("splits keep each patient's rows together: column %r, %d patients", group, len(np.unique(groups)))
+    else:
+        log.info("no patient id column (%s): rows are split one by one", "/".join(PATIENT_COLUMNS))
 
     primary = models[0]
     if folds:
-        scores = evaluate_kfold(X, y, models, folds, seed, n_boot)
+        scores = evaluate_kfold(X, y, models, folds, seed, n_boot, groups)
         imp_model = build_model(primary, seed, n_train=len(y)).fit(X, y)
         imp, how = feature_importance(imp_model, X, y, seed)
         evaluation = {"mode": "stratified_kfold", "folds": int(folds)}
     else:
-        scores, fitted, test = evaluate_split(X, y, models, split, seed, n_boot)
+        scores, fitted, test = evaluate_split(X, y, models, split, seed, n_boot, groups)
         imp, how = feature_importance(fitted[primary], X[test], y[test], seed)
         evaluation = {"mode": "stratified_split", "test_fraction": float(split), "n_test": int(len(test))}
+    if group:  # rows of one patient never on both sides (row-level splits say nothing extra)
+        evaluation.update(grouped_by=group, n_groups=int(len(np.unique(groups))))
 
     final = build_model(primary, seed, n_train=len(y)).fit(X, y)
     save_classifier(out / "model.skops", SavedClassifier(final, names, classes, primary, label_column), overwrite)

@@ -16,7 +16,7 @@ from MLNNetLib.errors import Cancelled, InputError
 COMMANDS: dict[str, str] = {
     "info": "Print a JSON summary of an image file (shape, spacing and where it came from, warnings).",
     "synth": "Generate labelled synthetic mammograms of one scanner-like domain.",
-    "evaluate": "Compare a predicted mask with a reference mask (TPR, precision, DSC, HD, HD95, ASD, ASSD, lesion detection).",
+    "evaluate": "Compare a predicted mask with a reference mask (TPR, precision, DSC, HD, HD95, ASD, directed ASD, lesion and cluster detection).",
     "train": "Train an MLN-net (or Basenet) model on one source domain.",
     "segment": "Segment microcalcifications in an image with a trained model.",
     "ablation": "Reproduce the paper's ablation (Basenet ... MLN-net+) on synthetic domains.",

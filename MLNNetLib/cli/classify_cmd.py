@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--folds", type=int, default=None, metavar="K", help="stratified K-fold cross-validation instead")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--exclude", default="", metavar="COLS", help="comma list of numeric columns that are not features (ids)")
+    t.add_argument("--group-column", default=None, metavar="COL", help="patient id column: a patient's rows stay on one "
+                   "side of every split (default: a column named patient_id / PatientID / patient, if present)")
     t.add_argument("--positive", default=None, metavar="LABEL", help="label value of the positive (malignant) class")
     t.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for the AUC CI")
     t.add_argument("--overwrite", action="store_true")
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             args.features, args.label_column, args.out, parse_model_list(args.models),
             split=0.2 if args.split is None else args.split, folds=args.folds, seed=args.seed,
             exclude=[c.strip() for c in args.exclude.split(",") if c.strip()], positive=args.positive,
-            n_boot=args.bootstrap, overwrite=args.overwrite,
+            n_boot=args.bootstrap, overwrite=args.overwrite, group_column=args.group_column,
         )
         print(json.dumps({"out": args.out, "models": metrics["models"], "saved_model": metrics["saved_model"]["name"]}))
         return 0

@@ -14,7 +14,7 @@ import numpy as np
 from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
 
-HELP = "Compare a predicted mask with a reference mask (TPR, precision, DSC, HD, HD95, ASD, ASSD, lesion detection)."
+HELP = "Compare a predicted mask with a reference mask (TPR, precision, DSC, HD, HD95, ASD, directed ASD, lesion and cluster detection)."
 log = get_logger(__name__)
 
 

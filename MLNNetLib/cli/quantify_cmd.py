@@ -51,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
         write_table(args.out, result.calcifications, COLUMNS, overwrite=args.overwrite)
     if args.clusters_out:
         write_table(args.clusters_out, result.clusters, CLUSTER_COLUMNS, overwrite=args.overwrite)
-    print(json.dumps({k: _json_safe(v) for k, v in result.features.items()}))
+    print(json.dumps({**{k: _json_safe(v) for k, v in result.features.items()}, "density_unit": result.density_unit}))
     return 0

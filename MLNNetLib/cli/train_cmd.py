@@ -6,8 +6,10 @@ import argparse
 import json
 
 from MLNNetLib.model import ARCHITECTURES, config_for_arch, get_config
+from MLNNetLib.model.configs import SKIP_WIRINGS
 from MLNNetLib.training import VARIANTS, TrainConfig, train
 from MLNNetLib.training.losses import LOSSES
+from MLNNetLib.training.recipe.presets import RECIPES
 
 HELP = "Train an MLN-net (K=2) or Basenet (K=1) model (Swin-Unet or Pro_UNeXt) on one source domain."
 
@@ -36,6 +38,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(scale+crop, blur, sharpen, grayscale, histogram, affine, copy-paste)")
     p.add_argument("--stacked-augment", action="store_true", help="BigAug deep stacked transformations of every tile "
                    "(rotation, scaling, resolution, blur, sharpen, noise, brightness, contrast, gamma; p=0.5 each)")
+    p.add_argument("--recipe", choices=sorted(RECIPES), help="a paper's whole training recipe; pro_unext = seed 002: "
+                   "Pro_UNeXt with the paper's widths, focal + Dice then HD fine-tuning, calcification-aware augmentation")
+    p.add_argument("--init", metavar="PATH", help="start the Swin-Unet from local timm/Microsoft Swin weights "
+                   "(.safetensors or .pth; nothing is downloaded)")
+    p.add_argument("--skip", choices=SKIP_WIRINGS, help="Swin-Unet skip taps: stage_input (official Swin-Unet, the "
+                   "config default) or stage_output")
+    p.add_argument("--grad-checkpointing", action="store_true", help="recompute Swin blocks in backward: less GPU "
+                   "memory for the paper config, same results")
+    p.add_argument("--val-whole-every", type=int, default=2, metavar="N", help="validate on whole held-out images "
+                   "(false positives count) every N epochs and at the last; the best epoch is chosen by it (0 = tiles only)")
     p.add_argument("--pos-weight", type=float, default=20.0, help="BCE weight of calcification pixels (dice_bce)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
@@ -61,7 +73,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         augment=augment, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, loss=args.loss,
         pos_weight=args.pos_weight, seed=args.seed, device=args.device, resume=args.resume,
-        overwrite=args.overwrite, max_images=args.max_images,
+        overwrite=args.overwrite, max_images=args.max_images, recipe=getattr(args, "recipe", None),
+        init=getattr(args, "init", None), skip=getattr(args, "skip", None),
+        val_whole_every=getattr(args, "val_whole_every", 2), grad_checkpointing=getattr(args, "grad_checkpointing", False),
     )
 
 

@@ -36,7 +36,7 @@ log = get_logger(__name__)
 DEFAULT_MODELS = ("adaboost", "dt", "lr", "svm", "knn", "rf")
 DEFAULT_SHAPE = (768, 640)  # the demo's quick profile: what runs/demo/model.safetensors was trained on
 ID_COLUMNS = ["id", "domain", "label"]
-CASE_METRICS = ["tpr", "precision", "dice", "hd", "hd95", "asd", "assd", "lesion_sensitivity", "lesion_precision",
+CASE_METRICS = ["tpr", "precision", "dice", "hd", "hd95", "asd", "asd_directed", "lesion_sensitivity", "lesion_precision",
                 "cluster_sensitivity", "cluster_precision", "empty"]
 CASE_COLUMNS = [*ID_COLUMNS, "seed", "branch", "ood", "calc_num_ref", "calc_num_pred", "clu_num_ref", "clu_num_pred",
                 "calc_area_ref", "calc_area_pred", *CASE_METRICS, "seconds"]
@@ -75,11 +75,11 @@ class CaseResult:
 
 
 def density_image(array: np.ndarray, photometric: str) -> np.ndarray:
-    """The model's view of the image ([0, 1] on breast tissue), bright = dense in every domain."""
-    from MLNNetLib.preprocess import prepare_image
+    """The model's view of the image ([0, 1] on breast tissue), bright = dense in every domain (the quantify
+    package's one definition, ``quantify.intensity.density_image``)."""
+    from MLNNetLib.quantify.intensity import density_image as one_definition
 
-    img01 = prepare_image(array)[0]
-    return 1.0 - img01 if photometric == "MONOCHROME1" else img01
+    return one_definition(array, None, photometric)
 
 
 def analyse_case(ckpt, item: dict, selection: str, options) -> tuple[CaseResult, np.ndarray, np.ndarray, np.ndarray]:
@@ -95,9 +95,9 @@ def analyse_case(ckpt, item: dict, selection: str, options) -> tuple[CaseResult,
     image = read_image(item["image"])
     ref = read_mask(item["mask"], like=image).array > 0
     pred = score.mask > 0
-    dens = density_image(image.array, item.get("photometric", "MONOCHROME2"))
-    f_pred = quantify(pred, dens, image.spacing, path=item["image"]).features
-    f_ref = quantify(ref, dens, image.spacing, path=item["mask"]).features
+    photometric = item.get("photometric", "MONOCHROME2")  # quantify measures densities on its one normalised scale
+    f_pred = quantify(pred, image.array, image.spacing, path=item["image"], photometric=photometric).features
+    f_ref = quantify(ref, image.array, image.spacing, path=item["mask"], photometric=photometric).features
     result = CaseResult(item["id"], item["domain"], item["case_label"], int(item["seed"]), score.metrics, score.summary,
                         f_pred, f_ref)
     log.info("%s [%s, %s]: dice %.3f, calcifications predicted %d / reference %d, branch %s", item["id"], item["domain"],

@@ -27,8 +27,10 @@ class Plane:
 class PlanePreparer:
     """Turns plane ``z`` of a (Z, H, W) stack into the grid the model works on."""
 
-    def __init__(self, stack: np.ndarray, roi: tuple[int, int, int, int], resampled_shape: tuple[int, int] | None, min_size: int):
+    def __init__(self, stack: np.ndarray, roi: tuple[int, int, int, int], resampled_shape: tuple[int, int] | None, min_size: int,
+                 spacing: tuple[float, float] | None = None):
         self.stack = stack
+        self.spacing = spacing  # of a plane, mm: what prepare_image calls "larger than 1 mm"
         self.roi = roi
         self.resampled_shape = resampled_shape
         self.min_size = min_size
@@ -38,7 +40,7 @@ class PlanePreparer:
         """Prepared plane ``z``; ``keep=True`` caches it (used for a single 2-D image, prepared only once)."""
         if z in self._cache:
             return self._cache.pop(z)
-        img01, breast = prepare_image(self.stack[z])
+        img01, breast = prepare_image(self.stack[z], self.spacing)
         r0, c0, r1, c1 = self.roi
         work, mask = img01[None, r0:r1, c0:c1], breast[None, r0:r1, c0:c1]
         total, count = float(work[mask].sum(dtype=np.float64)), int(mask.sum())

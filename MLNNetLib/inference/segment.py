@@ -112,7 +112,7 @@ def _plan(ckpt: Any, image: Image, opts: InferenceOptions, progress: Progress | 
     if wh < need or ww < need:
         decisions.add(f"image {wh}x{ww} px is smaller than the {need}x{need} tile; padded with background to "
                       f"{max(wh, need)}x{max(ww, need)} px", logging.WARNING)
-    planes = PlanePreparer(stack, (row0, col0, row1, col1), new_shape, need)
+    planes = PlanePreparer(stack, (row0, col0, row1, col1), new_shape, need, tuple(image.spacing[-2:]))
     work_spacing = (float(image.spacing[-2]) * h / wh, float(image.spacing[-1]) * w / ww)
 
     candidates = TissueTiles(opts.selection_tiles)

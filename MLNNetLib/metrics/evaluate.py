@@ -5,11 +5,18 @@ with its spacing (clusters excepted: they are 2-D, pooled over slices); a 3-D ar
 slice is measured as the 2-D image it is. Spacing is in mm, array-axis
 order. Distances are in mm.
 
+Surface distances: ``asd`` is the paper's ASD (eq. 24), the mean over BOTH surface sets of each surface pixel's
+distance to the other surface (= medpy's ``assd``); ``asd_directed`` is the one-way mean from the prediction's
+surface to the reference's (= medpy's ``asd(result, reference)``). ``hd`` is the symmetric Hausdorff distance
+(eq. 25), ``hd95`` the 95th percentile of both sets joined.
+
 Empty-mask policy, reported in ``"empty"``:
 - ``None``   neither mask is empty: every value as defined (surface distances equal to medpy's);
-- ``"both"`` both empty: dice = tpr = precision = 1, hd = hd95 = asd = assd = 0;
+- ``"both"`` both empty: dice = tpr = precision = 1, hd = hd95 = asd = asd_directed = 0;
 - ``"pred"`` / ``"ref"`` (the one that is empty): dice = 0 (tpr, precision 0 where undefined) and every
   distance = the image diagonal in mm, sqrt(sum((shape_i * spacing_i)^2)), the worst possible value.
+Object-level (lesion, cluster) sensitivity and precision are None where undefined (no reference objects / no
+predicted objects), see ``metrics.lesions``.
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ from MLNNetLib.metrics.lesions import cluster_detection, lesion_detection
 from MLNNetLib.metrics.overlap import dice, precision, tpr
 from MLNNetLib.metrics.surface import _spacing, surface_distances
 
-METRIC_KEYS = ("tpr", "precision", "dice", "hd", "hd95", "asd", "assd", "lesion_sensitivity", "lesion_precision",
-               "cluster_sensitivity", "cluster_precision", "empty")
+METRIC_KEYS = ("tpr", "precision", "dice", "hd", "hd95", "asd", "asd_directed", "lesion_sensitivity",
+               "lesion_precision", "cluster_sensitivity", "cluster_precision", "empty")
 
 
 def image_diagonal_mm(shape: tuple[int, ...], spacing) -> float:
@@ -65,11 +72,11 @@ def evaluate_masks(pred: np.ndarray, ref: np.ndarray, spacing=None, clusters: bo
     out: dict = {"tpr": tpr(pred, ref), "precision": precision(pred, ref), "dice": dice(pred, ref)}
     if empty is None:
         sd = surface_distances(pred, ref, sp)
-        out.update(hd=sd.hd, hd95=sd.hd95, asd=sd.asd, assd=sd.assd)
+        out.update(hd=sd.hd, hd95=sd.hd95, asd=sd.assd, asd_directed=sd.asd)  # paper's ASD = symmetric
     else:
         d = 0.0 if empty == "both" else image_diagonal_mm(pred.shape, sp)
-        out.update(hd=d, hd95=d, asd=d, assd=d)
-    lesions = lesion_detection(pred, ref)
+        out.update(hd=d, hd95=d, asd=d, asd_directed=d)
+    lesions = lesion_detection(pred, ref, sp)
     out.update(lesion_sensitivity=lesions.sensitivity, lesion_precision=lesions.precision)
     cl = cluster_detection(pred, ref, sp, **(cluster_options or {})) if clusters else None
     out.update(cluster_sensitivity=None if cl is None else cl.sensitivity,

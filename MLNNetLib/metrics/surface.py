@@ -77,12 +77,14 @@ class SurfaceDistances:
 
     @property
     def asd(self) -> float:
-        """Directed average surface distance pred -> ref (medpy's ``asd(result, reference)``)."""
+        """Directed average surface distance pred -> ref (medpy's ``asd(result, reference)``); reported as
+        ``asd_directed``. Not the paper's ASD: that is :attr:`assd`."""
         return float(self.pred_to_ref.mean())
 
     @property
     def assd(self) -> float:
-        """Mean over the concatenation of both directed sets (as the installed medpy computes it)."""
+        """Mean over the concatenation of both directed sets (as the installed medpy computes it): the paper's
+        ASD (eq. 24, n = the number of pixels of both surfaces), reported as ``asd``."""
         return float(np.concatenate([self.pred_to_ref, self.ref_to_pred]).mean())
 
 

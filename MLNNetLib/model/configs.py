@@ -10,6 +10,14 @@ from MLNNetLib.errors import InputError
 from MLNNetLib.model import pro_unext_config
 from MLNNetLib.model.pro_unext_config import ProUNeXtConfig
 
+# Where each encoder level's skip connection is tapped (see SwinUnet):
+# "stage_input"  = the official Swin-Unet (HuCaoFighting/Swin-Unet, forward_features appends x BEFORE each
+#                  BasicLayer): the patch-embedding output at 1/4, the merged tokens at 1/8 and 1/16;
+# "stage_output" = each level's output after its Swin blocks (what MLNNet built first).
+SKIP_WIRINGS = ("stage_input", "stage_output")
+# Checkpoint headers written before the option existed were built with this wiring.
+LEGACY_SKIP = "stage_output"
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -29,6 +37,7 @@ class ModelConfig:
     attn_drop_rate: float = 0.0
     drop_path_rate: float = 0.1
     conv_stem: bool = False  # full-resolution conv stem joined to the x4-expanded decoder features
+    skip: str = "stage_input"  # skip-connection taps, one of SKIP_WIRINGS (official Swin-Unet by default)
     stem_chans: int = 16
     norm_eps: float = 1e-5
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes; not used by the network
@@ -59,6 +68,8 @@ class ModelConfig:
         """Why this config cannot build a network, or None."""
         if self.num_stages < 2 or len(self.num_heads) != self.num_stages:
             return f"need >= 2 stages and one head count per stage (depths {self.depths}, heads {self.num_heads})"
+        if self.skip not in SKIP_WIRINGS:
+            return f"skip must be one of {SKIP_WIRINGS}, got {self.skip!r}"
         if min(self.depths) < 1 or self.in_chans < 1 or self.embed_dim < 1 or self.stem_chans < 1:
             return "depths, in_chans, embed_dim and stem_chans must be positive"
         factor = self.patch_size * 2 ** (self.num_stages - 1)
@@ -94,6 +105,7 @@ class ModelConfig:
             raise InputError(None, f"model config has unknown keys {unknown}")
         if "name" not in data or "img_size" not in data:
             raise InputError(None, "model config needs at least 'name' and 'img_size'")
+        data.setdefault("skip", LEGACY_SKIP)  # an older header: rebuild the network it was trained as
         return cls(**data)
 
     def replace(self, **changes: Any) -> "ModelConfig":

@@ -48,6 +48,25 @@ class DomainContext:
         finally:
             self.domain = None
 
+    def snapshot(self) -> tuple[torch.Tensor | None, list[tuple[int, int, int]] | None]:
+        """The routing of the forward pass in progress, to hand to code that runs later (recomputation)."""
+        return self._domain, self.segments
+
+    @contextlib.contextmanager
+    def restored(self, snapshot: tuple[torch.Tensor | None, list[tuple[int, int, int]] | None]) -> Iterator[None]:
+        """Route with a snapshot taken earlier, then put back whatever was set before (nestable).
+
+        Gradient checkpointing recomputes blocks during backward, after ``routing`` has cleared the labels:
+        the checkpointed function receives the snapshot as an argument and re-enters it here, so every
+        recomputed norm routes each sample exactly as in the forward pass.
+        """
+        previous = self.snapshot()
+        self._domain, self.segments = snapshot
+        try:
+            yield
+        finally:
+            self._domain, self.segments = previous
+
 
 def contiguous_segments(domain: torch.Tensor | None) -> list[tuple[int, int, int]] | None:
     """[(domain, start, end)] when every domain's samples are one contiguous run of the batch, else None."""

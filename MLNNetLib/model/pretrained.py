@@ -8,6 +8,7 @@ channel. Files are read without pickle (safetensors, or torch.load(weights_only=
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import warnings
@@ -114,3 +115,20 @@ def load_swin_pretrained(model: nn.Module, path: str | os.PathLike, decoder_from
     log.info("pretrained %s: %d tensors loaded (%d relative-position tables resized), %d ignored, %d left new",
              path, len(report["loaded"]), len(resized), len(ignored), len(report["new"]))
     return report
+
+
+def initialise_from(model: nn.Module, path: str | os.PathLike) -> dict:
+    """``train --init PATH``: start a Swin-Unet from a local Swin checkpoint; returns what the run header records
+    (file, sha256, tensor counts). Refuses other architectures: their layers have no Swin counterpart."""
+    path = Path(path)
+    arch = getattr(model.config, "arch", "swin_unet")
+    if arch != "swin_unet":
+        raise InputError(path, f"--init loads Swin Transformer weights into a Swin-Unet; config "
+                               f"{model.config.name!r} is a {arch} network")
+    report = load_swin_pretrained(model, path)
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"path": str(path), "sha256": digest.hexdigest(), "loaded": len(report["loaded"]),
+            "resized": len(report["resized"]), "ignored": len(report["ignored"]), "new": len(report["new"])}

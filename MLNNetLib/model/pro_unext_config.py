@@ -86,7 +86,13 @@ PRESETS: dict[str, ProUNeXtConfig] = {
     "pro_unext-small": ProUNeXtConfig(name="pro_unext-small", img_size=128, channels=(16, 16, 32, 64, 96, 128, 160)),
     "pro_unext-tiny": ProUNeXtConfig(name="pro_unext-tiny", img_size=64, channels=(8, 8, 8, 16, 16, 24, 32)),
 }
+# The seed's network (its channel widths, 52 M parameters) at the CPU profiles' tile sizes: what seed 002's
+# recipe trains (training/recipe/presets.py) when the size class asks for 128- or 64-px tiles.
+PRESETS["pro_unext-128"] = ProUNeXtConfig(name="pro_unext-128", img_size=128)
+PRESETS["pro_unext-64"] = ProUNeXtConfig(name="pro_unext-64", img_size=64)
 # Same size class across architectures (the ablation trains both on one profile).
 SIZE_CLASS = {"paper": "pro_unext", "small": "pro_unext-small", "tiny": "pro_unext-tiny"}
+# The paper's widths in each size class (tile size of the class, channels of the seed).
+PAPER_WIDTHS_OF_SIZE = {"paper": "pro_unext", "small": "pro_unext-128", "tiny": "pro_unext-64"}
 # Swin configs with a full-resolution conv stem map to the same Pro_UNeXt (its micro-calcification block is one).
 SIZE_CLASS_FROM_SWIN = {**SIZE_CLASS, **{f"{k}-stem": v for k, v in SIZE_CLASS.items()}}

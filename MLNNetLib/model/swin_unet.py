@@ -1,8 +1,12 @@
 """MultiLN Swin-Unet (MLN-net's segmentation network) built from timm's Swin Transformer stages.
 
 Encoder: 4x4 patch embedding, then per stage [patch merging], Swin blocks; the last stage is the bottleneck.
-Decoder: patch expanding (x2), concatenation with the encoder output of the same level, a linear back to the
+Decoder: patch expanding (x2), concatenation with the encoder skip of the same level, a linear back to the
 level's width, Swin blocks; then a final x4 expansion to full resolution and a 1-channel logit head.
+Skips (``config.skip``): "stage_input" is the official Swin-Unet's wiring (each level's tokens *before* its
+blocks: the patch embedding at 1/4, the merged tokens at 1/8 and 1/16); "stage_output" taps each level after
+its blocks. Drop-path rates: the decoder level of depth d uses the encoder level's rates in the same order,
+as the official code does.
 Every LayerNorm is a :class:`DomainLayerNorm`; the domain labels of a forward pass live in one shared context.
 Optional conv stem: full-resolution 3x3 convolutions (calcifications are 1-10 px; the 4x4 patch embedding
 blurs them) whose features join the x4-expanded decoder features before the head.
@@ -13,6 +17,7 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+from torch.utils.checkpoint import checkpoint
 from timm.layers import trunc_normal_
 from timm.models.swin_transformer import SwinTransformerStage
 from torch import nn
@@ -105,7 +110,7 @@ class SwinUnet(nn.Module):
             self.skip_proj.append(nn.Linear(2 * dims[i], dims[i]))
             self.decoder.append(SwinTransformerStage(
                 dim=dims[i], out_dim=dims[i], input_resolution=(res[i],) * 2, depth=config.depths[i],
-                downsample=False, num_heads=config.num_heads[i], drop_path=dpr_per_stage[i][::-1], **common))
+                downsample=False, num_heads=config.num_heads[i], drop_path=dpr_per_stage[i], **common))
         self.decoder_norm = norm(dims[0])
         self.final_expand = PatchExpand(dims[0], dims[0], config.patch_size, norm)
 
@@ -118,6 +123,7 @@ class SwinUnet(nn.Module):
         else:
             self.stem, self.fuse = None, None
         self.head = nn.Conv2d(head_in, 1, kernel_size=1)
+        self.grad_checkpointing = False
         self.apply(_init_weights)
         # Calcifications are ~0.1 % of pixels: start the head at that prior (RetinaNet-style) instead of p = 0.5
         # everywhere, so early gradients teach "where" rather than "everything is background".
@@ -138,24 +144,44 @@ class SwinUnet(nn.Module):
         feats = self.pos_drop(self.patch_embed(x))
         skips = []
         for stage in self.encoder:
-            feats = stage(feats)
-            skips.append(feats)
-        y = self.bottleneck_norm(skips.pop())
+            merged = stage.downsample(feats)  # timm's stage = [merging], blocks; Identity at level 0
+            feats = self._blocks(stage, merged)
+            skips.append(merged if self.config.skip == "stage_input" else feats)
+        skips.pop()  # the bottleneck level has no skip
+        y = self.bottleneck_norm(feats)
         for expand, proj, stage in zip(self.expand, self.skip_proj, self.decoder):
             y = expand(y)
-            y = stage(proj(torch.cat([y, skips.pop()], dim=-1)))
+            y = self._blocks(stage, proj(torch.cat([y, skips.pop()], dim=-1)))
         y = self.final_expand(self.decoder_norm(y)).permute(0, 3, 1, 2)
         if self.stem is not None:
             y = self.fuse(torch.cat([y, self.stem(x)], dim=1))
         return self.head(y)
 
+    def _blocks(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The Swin blocks of one stage, each recomputed in backward when gradient checkpointing is on.
+
+        The routing of this forward pass goes into every checkpointed call as an argument, so the recomputation
+        (which runs after ``forward`` has cleared the labels) routes every sample as the forward pass did.
+        """
+        if not (self.grad_checkpointing and torch.is_grad_enabled()):
+            return stage.blocks(x)
+        routing = self.domain_context.snapshot()
+        for block in stage.blocks:
+            x = checkpoint(_routed_call, self.domain_context, routing, block, x, use_reentrant=False)
+        return x
+
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        """Trade compute for memory in every Swin stage (timm's per-stage switch)."""
-        for stage in list(self.encoder) + list(self.decoder):
-            stage.grad_checkpointing = enable
+        """Trade compute for memory: recompute every Swin block in backward instead of keeping its activations."""
+        self.grad_checkpointing = bool(enable)
 
     def norm_names(self) -> list[str]:
         return [name for name, _ in domain_norms(self)]
+
+
+def _routed_call(context: DomainContext, routing: tuple, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``block(x)`` under the routing ``routing`` (forward and its recomputation alike)."""
+    with context.restored(routing):
+        return block(x)
 
 
 def _init_weights(m: nn.Module) -> None:

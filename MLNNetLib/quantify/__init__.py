@@ -9,10 +9,12 @@ from MLNNetLib.quantify.analysis import Quantification, quantify
 from MLNNetLib.quantify.calcifications import COLUMNS, crofton_perimeter, measure_calcifications, min_area_rectangle
 from MLNNetLib.quantify.clusters import Clusters, find_clusters, kernel_shape_for, label_components
 from MLNNetLib.quantify.features import BINS, CLUSTER_COLUMNS, FEATURE_NAMES, cluster_table, image_features
+from MLNNetLib.quantify.intensity import DENSITY_UNIT, density_image
 from MLNNetLib.quantify.table import write_table
 
 __all__ = [
-    "BINS", "CLUSTER_COLUMNS", "COLUMNS", "Clusters", "FEATURE_NAMES", "Quantification", "cluster_table",
+    "BINS", "CLUSTER_COLUMNS", "COLUMNS", "Clusters", "DENSITY_UNIT", "FEATURE_NAMES", "Quantification",
+    "cluster_table", "density_image",
     "crofton_perimeter", "find_clusters", "image_features", "kernel_shape_for", "label_components",
     "measure_calcifications", "min_area_rectangle", "quantify", "write_table",
 ]

@@ -12,7 +12,8 @@ Sizes: the seed's size_10 / size_10_30 / size_30 count calcifications under 10, 
 pixels at its 0.068 mm pixel; here the same areas in mm² (10 px = 0.04624 mm², 30 px = 0.13872 mm²).
 Density features use ``contrast`` (density above the 2.2 mm surroundings, as a fraction of the image's robust
 intensity range) so they do not depend on the scanner's intensity scale. ``density``, ``density_8`` and
-``density_32`` are means over calcifications (not over pixels) in the image's intensity units.
+``density_32`` are means over calcifications (not over pixels) in ``quantify.intensity.DENSITY_UNIT`` (the
+normalised image), ``blurriness`` the mean edge width in mm (``calcifications.edge_width_mm``).
 Cluster area = area of the convex hull of the cluster's calcification pixels (mm²); ``clu_max_num`` and
 ``clu_max_area`` are maxima over clusters, each taken separately. An empty mask gives zeros everywhere
 (and without an image the density means are 0, the density bins empty).
@@ -47,6 +48,7 @@ FEATURE_NAMES = [
     "perimeter_s", "perimeter_m", "perimeter_l", "round_s", "round_m", "round_l", "long_l", "long_m", "long_s",
     "rectangularity_l", "rectangularity_m", "rectangularity_s", "lenratio_l", "lenratio_m", "lenratio_s",
     "density_l", "density_m", "density_s", "length_l", "length_m", "length_s",
+    "blurriness",  # the seed quantifies it without a Figure-5 name: mean edge width (mm), calcifications.py
 ]
 
 CLUSTER_COLUMNS = [
@@ -107,6 +109,7 @@ def image_features(
     f["density"] = _mean([c["density"] for c in calcs])
     f["density_32"] = _mean([c["density_32"] for c in calcs])
     f["density_8"] = _mean([c["density_8"] for c in calcs])
+    f["blurriness"] = _mean([c.get("blurriness_mm", float("nan")) for c in calcs])
     ref_px_area = reference_spacing_mm**2
     lo, hi = SIZE_PX
     for c in calcs:

@@ -11,9 +11,9 @@ from MLNNetLib.scene.segments import find_segment, segment_to_array
 from MLNNetLib.scene.tables import dict_table
 from MLNNetLib.scene.volumes import image_from_volume
 
-DISTANCE_KEYS = ("hd", "hd95", "asd", "assd")
+DISTANCE_KEYS = ("hd", "hd95", "asd", "asd_directed")  # asd = the paper's (symmetric) ASD
 METRIC_ORDER = (
-    "tpr", "precision", "dice", "hd", "hd95", "asd", "assd",
+    "tpr", "precision", "dice", "hd", "hd95", "asd", "asd_directed",
     "lesion_sensitivity", "lesion_precision", "cluster_sensitivity", "cluster_precision", "empty",
 )
 

@@ -389,7 +389,9 @@ def quantification_job(
         features = job.stdout_json()
         if not isinstance(features, dict):
             raise InputError(None, "the quantification printed no features")
-        return add_quantification_nodes(volume_node, name, _read_rows(calcs_path), _read_rows(clusters_path), features)
+        unit = features.pop("density_unit", None)
+        return add_quantification_nodes(volume_node, name, _read_rows(calcs_path), _read_rows(clusters_path), features,
+                                        unit)
 
     arguments = ["quantify", "--image", str(image_path), "--mask", str(mask_path),
                  "--out", str(calcs_path), "--clusters-out", str(clusters_path)]

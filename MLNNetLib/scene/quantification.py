@@ -41,15 +41,18 @@ def add_quantification_nodes(
     calcifications: Sequence[Mapping[str, Any]],
     clusters: Sequence[Mapping[str, Any]],
     features: Mapping[str, Any],
+    density_unit: str | None = None,
 ) -> dict[str, Any]:
     """Four nodes for one quantification result; the same for the in-process and the background run."""
     scene = volume_node.GetScene()
     calcs = rows_table(scene, calcifications, f"{name} calcifications")
     cluster_table = rows_table(scene, clusters, f"{name} clusters")
-    features_table = dict_table(scene, features, f"{name} image features")
+    shown = {**features, "density_unit": density_unit} if density_unit else dict(features)
+    features_table = dict_table(scene, shown, f"{name} image features")
     points = cluster_points(volume_node, clusters, scene, f"{name} cluster centres")
     return {
         "features": dict(features),
+        "density_unit": density_unit,
         "n_calcifications": len(calcifications),
         "n_clusters": len(clusters),
         "calcifications": calcs.GetID(),
@@ -68,4 +71,5 @@ def quantify_segment(volume_node: Any, segmentation_node: Any, segment: str, pre
 
     image, mask, spacing, name = quantification_inputs(volume_node, segmentation_node, segment)
     result = quantify(mask, image, spacing, path=volume_node.GetName())
-    return add_quantification_nodes(volume_node, prefix or name, result.calcifications, result.clusters, result.features)
+    return add_quantification_nodes(volume_node, prefix or name, result.calcifications, result.clusters, result.features,
+                                    result.density_unit)

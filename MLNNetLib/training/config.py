@@ -41,10 +41,15 @@ class TrainConfig:
     finetune_hd_epochs: int = 0  # seed 002: the last N epochs fine-tune with the HD loss (focal + Dice + HD)
     recipe_augment: bool = False  # seed 002 §2.1 calcification-aware augmentation incl. copy-paste
     stacked_augment: bool = False  # BigAug deep stacked transformations of every tile (training/bigaug.py)
+    recipe: str | None = None  # a named recipe (training/recipe/presets.py, e.g. "pro_unext") setting the above
+    init: str | None = None  # local timm/Microsoft Swin weights to start the Swin-Unet from (nothing is downloaded)
+    skip: str | None = None  # Swin-Unet skip wiring override ("stage_input" official, "stage_output"); None = config's
+    grad_checkpointing: bool = False  # recompute Swin blocks in backward (memory for compute); routing survives it
     pos_weight: float = 20.0
     positive_fraction: float = 0.8  # share of tiles centred near a calcification
     val_fraction: float = 0.2
-    val_tiles: int = 16
+    val_tiles: int = 16  # per validated domain (each branch on its own domain's tiles)
+    val_whole_every: int = 2  # whole validation images (false positives count) every N epochs and at the last; 0 = never
     curves: list[list[list[float]]] | None = None  # Bézier control-point pairs; None = paper defaults
     seed: int = 0
     device: str = "auto"

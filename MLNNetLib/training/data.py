@@ -56,7 +56,7 @@ def load_case(item: dict) -> Case:
 
     image = read_image(item["image"])
     mask = read_mask(item["mask"], like=image)
-    img01, breast = prepare_image(image.array)
+    img01, breast = prepare_image(image.array, image.spacing)
     m = (mask.array > 0).astype(np.uint8)
     rng = np.random.default_rng(abs(hash(item["id"])) % 2**32)
     breast_coords = np.argwhere(breast)

@@ -9,13 +9,16 @@ from pathlib import Path
 from MLNNetLib.atomic import atomic_path, write_text
 
 FIELDS = ["epoch", "step", "train_loss", "val_loss", "val_dice", "lr", "seconds"]
+# per-domain validation (training/validation.py); NaN where a domain or the whole-image pass was not run
+FIELDS += ["val_loss_d0", "val_dice_d0", "val_loss_d1", "val_dice_d1", "whole_dice", "whole_dice_d0",
+           "whole_precision_d0", "whole_dice_d1", "whole_precision_d1", "score"]
 
 
 def read_history(path: Path) -> list[dict]:
     if not path.exists():
         return []
     with path.open(newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def write_history(path: Path, rows: list[dict]) -> None:
@@ -42,9 +45,13 @@ def plot_history(path: Path, rows: list[dict], title: str) -> None:
     a.set_xlabel("epoch")
     a.set_ylabel("loss")
     a.legend()
-    b.plot(epochs, [r["val_dice"] for r in rows], "o-", color="tab:green")
+    b.plot(epochs, [r["val_dice"] for r in rows], "o-", color="tab:green", label="tiles")
+    whole = [(r["epoch"], r["whole_dice"]) for r in rows if r.get("whole_dice") is not None and r["whole_dice"] == r["whole_dice"]]
+    if whole:
+        b.plot(*zip(*whole), "s-", color="tab:purple", label="whole images")
+        b.legend()
     b.set_xlabel("epoch")
-    b.set_ylabel("validation Dice (source domain)")
+    b.set_ylabel("validation Dice (mean over branches)")
     b.set_ylim(0, 1)
     fig.suptitle(title)
     fig.tight_layout()

@@ -20,8 +20,11 @@ from MLNNetLib.training.data import TileSampler, find_items, load_case, split_it
 from MLNNetLib.training.history import plot_history, read_history, write_history
 from MLNNetLib.training.losses import compute_loss
 from MLNNetLib.training.recipe import RecipeSampler, loss_for_epoch, precise_bn_batches
+from MLNNetLib.training.recipe.presets import resolve_recipe
 from MLNNetLib.training.state import load_train_state, save_train_state
-from MLNNetLib.training.validation import fixed_validation_tiles, validate
+from MLNNetLib.training.validation import (
+    best_score, build_validation, empty_row, selection_score, validate, validate_whole, whole_due,
+)
 
 log = get_logger(__name__)
 
@@ -43,13 +46,40 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def _per_domain(row: dict, key: str, domains: list[int]) -> str:
+    values = [row.get(f"{key}_d{d}", float("nan")) for d in domains]
+    return "n/a" if all(v != v for v in values) else " / ".join(f"{v:.3f}" for v in values)
+
+
 def _check_out_dir(out: Path, cfg: TrainConfig) -> None:
     existing = [p for p in (FINAL, LAST) if (out / p).exists()]
     if existing and not (cfg.resume or cfg.overwrite):
         raise FileExistsError(f"{out}: already holds a training run ({', '.join(existing)}); pass --resume to continue it or --overwrite to start again")
 
 
-def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, n_train: int, n_val: int, epoch: int, history: list) -> dict:
+def _best_epoch(history: list, every: int) -> dict:
+    """Which epoch the best checkpoint is, and by what (training/validation.py)."""
+    scored = [(selection_score(r, every), int(r["epoch"])) for r in history]
+    scored = [(s, e) for s, e in scored if math.isfinite(s)]
+    best = max(scored, key=lambda se: (se[0], -se[1]), default=(None, None))
+    return {"best_epoch": best[1], "best_score": best[0],
+            "best_by": "mean whole-image Dice over the validated domains" if every > 0 else "mean tile Dice"}
+
+
+def _model_config(cfg: TrainConfig):
+    """The network config of a run: the named preset, with the Swin-Unet skip wiring override if given."""
+    from MLNNetLib.model import get_config
+
+    config = get_config(cfg.config)
+    if cfg.skip is not None:
+        if config.arch != "swin_unet":
+            raise InputError(None, f"skip={cfg.skip!r} is a Swin-Unet option; config {cfg.config!r} is {config.arch}")
+        config = config.replace(skip=cfg.skip)
+    return config
+
+
+def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, n_train: int, n_val: int, epoch: int, history: list,
+            init: dict | None = None) -> dict:
     import timm
 
     from MLNNetLib import __version__
@@ -68,6 +98,8 @@ def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, n_train: int, n_v
             "epochs_done": epoch,
             "settings": cfg.to_dict(),
             "best_val_dice": max((r["val_dice"] for r in history), default=None),
+            **_best_epoch(history, cfg.val_whole_every),
+            "init": init,
         },
         "versions": {"MLNNetLib": __version__, "torch": torch.__version__, "timm": timm.__version__},
     }
@@ -78,9 +110,17 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     from MLNNetLib.checkpoint import load_checkpoint, save_checkpoint
     from MLNNetLib.model import build_model
 
+    cfg = resolve_recipe(cfg)
     if cfg.num_domains not in (1, 2):
         raise InputError(None, f"num_domains={cfg.num_domains}: training supports K=1 (Basenet) or K=2 (source-similar, source-dissimilar)")
     out = Path(cfg.out)
+    model_config = _model_config(cfg)  # bad settings fail before anything is created
+    if cfg.init and model_config.arch != "swin_unet":
+        raise InputError(cfg.init, f"--init loads Swin Transformer weights; config {model_config.name!r} is a {model_config.arch} network")
+    if cfg.init and not Path(cfg.init).is_file():
+        raise InputError(cfg.init, "pretrained weights file not found")
+    if cfg.grad_checkpointing and model_config.arch != "swin_unet":
+        raise InputError(None, f"gradient checkpointing is a Swin-Unet option; config {model_config.name!r} is {model_config.arch}")
     d = distributed.setup(cfg.device)
     if d.is_main:
         _check_out_dir(out, cfg)
@@ -99,7 +139,15 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         if not np.allclose(c.spacing, spacing, rtol=0.01):
             raise InputError(c.id, f"spacing {c.spacing} differs from {spacing} of the other training images; resample them first")
 
-    model = build_model(cfg.config, num_domains=cfg.num_domains).to(d.device)
+    model = build_model(model_config, num_domains=cfg.num_domains).to(d.device)
+    if cfg.grad_checkpointing:
+        model.set_grad_checkpointing(True)
+        log.info("gradient checkpointing on: Swin blocks are recomputed in backward")
+    init = None
+    if cfg.init and not (cfg.resume and (out / STATE).exists()):  # a resumed run continues its own weights
+        from MLNNetLib.model.pretrained import initialise_from
+
+        init = initialise_from(model, cfg.init)
     tile = model.config.img_size
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total_steps = cfg.epochs * cfg.steps_per_epoch
@@ -112,6 +160,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         meta = load_train_state(out / STATE, opt)
         sched.load_state_dict(meta["scheduler"])
         start_epoch, history = int(meta["epoch"]), read_history(out / "metrics.csv")[: int(meta["epoch"])]
+        init = (ckpt.header.get("training") or {}).get("init", init)
         log.info("resuming %s after epoch %d", out, start_epoch)
     elif cfg.resume:
         log.info("--resume: no saved state in %s, starting from scratch", out)
@@ -125,10 +174,10 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
 
         sampler = BigAugSampler(sampler)
     loss_for_epoch(cfg.loss, cfg.epochs, cfg.finetune_hd_epochs, 0)  # refuse a bad fine-tuning length early
-    val_x, val_y = fixed_validation_tiles(val_cases, tile, cfg.val_tiles, cfg.seed)
+    vset = build_validation(val_cases, tile, cfg.val_tiles, cfg.seed, cfg.num_domains, cfg.augment)
     curves = _curves(cfg)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if d.device.type == "cuda" else contextlib.nullcontext
-    best = max((r["val_dice"] for r in history), default=-1.0)
+    best = best_score(history, cfg.val_whole_every)
     log.info(
         "training %s K=%d (%s) on %s: %d epochs x %d steps, batch %d tiles of %d px, loss %s",
         model.config.name, cfg.num_domains, "augmented" if cfg.augment else "no augmentation", d.device,
@@ -159,20 +208,27 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         # Pro_UNeXt: BatchNorm running statistics recomputed with this epoch's final weights (precise BN)
         precise_bn_batches(model, make_batch, sampler, cfg, curves, np.random.default_rng([cfg.seed, d.rank, epoch, 1]))
-        val_loss, val_dice = validate(model, val_x, val_y, cfg.loss, cfg.pos_weight, d.device)
-        row = {
+        row = {**empty_row(), **validate(model, vset, cfg.loss, cfg.pos_weight, d.device)}
+        if whole_due(epoch + 1, cfg.epochs, cfg.val_whole_every):
+            row.update(validate_whole(model, vset, d.device))
+        row.update({
             "epoch": epoch + 1, "step": (epoch + 1) * cfg.steps_per_epoch,
             "train_loss": distributed.all_reduce_mean(float(np.mean(losses)), d),
-            "val_loss": val_loss, "val_dice": val_dice, "lr": sched.get_last_lr()[0], "seconds": time.time() - t0,
-        }
+            "lr": sched.get_last_lr()[0], "seconds": time.time() - t0,
+        })
+        row["score"] = selection_score(row, cfg.val_whole_every)
         history.append(row)
         if d.is_main:
-            log.info("epoch %d: train loss %.4f, val loss %.4f, val Dice %.3f (%.0f s)", epoch + 1, row["train_loss"], val_loss, val_dice, row["seconds"])
-            header = _header(cfg, model, spacing, len(cases), len(val_items), epoch + 1, history)
+            log.info("epoch %d: train loss %.4f, val loss %.4f, tile Dice %s, whole-image Dice %s (%.0f s)", epoch + 1,
+                     row["train_loss"], row["val_loss"], _per_domain(row, "val_dice", vset.domains),
+                     _per_domain(row, "whole_dice", vset.domains), row["seconds"])
+            header = _header(cfg, model, spacing, len(cases), len(val_items), epoch + 1, history, init)
             save_checkpoint(out / LAST, model, header, overwrite=True)
             save_train_state(out / STATE, opt, {"epoch": epoch + 1, "scheduler": sched.state_dict()})
-            if val_dice > best:
-                best = val_dice
+            if math.isfinite(row["score"]) and row["score"] > best:
+                best = row["score"]
+                log.info("epoch %d is the best so far (%s %.3f)", epoch + 1,
+                         "whole-image Dice" if cfg.val_whole_every > 0 else "tile Dice", best)
                 save_checkpoint(out / BEST, model, header, overwrite=True)
             write_history(out / "metrics.csv", history)
             plot_history(out / "curves.png", history, f"{model.config.name} K={cfg.num_domains} on {cfg.source_domain}")
@@ -183,7 +239,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         best_model = load_checkpoint(out / BEST if (out / BEST).exists() else out / LAST).model.to(d.device)
         from MLNNetLib.training.finalize import finalize
 
-        header = _header(cfg, best_model, spacing, len(cases), len(val_items), cfg.epochs, history)
+        header = _header(cfg, best_model, spacing, len(cases), len(val_items), cfg.epochs, history, init)
         finalize(best_model, header, cases, cfg, curves, final, val_cases=val_cases if val_items else None)
     distributed.barrier(d)
     distributed.teardown(d)
