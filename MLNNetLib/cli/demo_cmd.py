@@ -19,10 +19,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from MLNNetLib.experiments.demo import run_demo
+    from MLNNetLib.outputs import OutputPlan
 
     from MLNNetLib.experiments.reports import dice_table
 
-    result = run_demo(Path(args.out), args.profile, args.source_domain, args.seed, args.device)
+    plan = OutputPlan(overwrite=True)  # reruns reuse and refresh the folder's files
+    plan.folder(args.out, option="--out")
+    with plan:  # --out checked writable before the long run; removed again if a failed run left it empty
+        result = run_demo(Path(args.out), args.profile, args.source_domain, args.seed, args.device)
     print(dice_table(result))
     print(f"\nreport: {Path(args.out) / 'report.md'}")
     return 0

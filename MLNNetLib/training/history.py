@@ -13,12 +13,21 @@ FIELDS = ["epoch", "step", "train_loss", "val_loss", "val_dice", "lr", "seconds"
 FIELDS += ["val_loss_d0", "val_dice_d0", "val_loss_d1", "val_dice_d1", "whole_dice", "whole_dice_d0",
            "whole_precision_d0", "whole_dice_d1", "whole_precision_d1", "score"]
 
+INT_FIELDS = ("epoch", "step")  # counts: read back as int, so a resumed run rewrites "3", not "3.0"
+
+
+def _value(key: str, text: str | None) -> int | float | None:
+    if text is None or text == "":
+        return float("nan")
+    return int(float(text)) if key in INT_FIELDS else float(text)
+
 
 def read_history(path: Path) -> list[dict]:
+    """The rows of metrics.csv with the types they were written with (ints for counts, floats otherwise)."""
     if not path.exists():
         return []
     with path.open(newline="") as f:
-        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: _value(k, v) for k, v in row.items() if k is not None} for row in csv.DictReader(f)]
 
 
 def write_history(path: Path, rows: list[dict]) -> None:
