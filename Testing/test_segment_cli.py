@@ -58,7 +58,7 @@ def test_segment_writes_mask_summary_and_probability_with_the_input_geometry(tmp
     mask_path = tmp_path / "case_calc.nrrd"
     assert summary["mask"] == str(mask_path) and summary["model"] == str(checkpoint)
     assert json.loads((tmp_path / "case_calc.json").read_text()) == summary
-    assert summary["branch"] in (0, 1) and len(summary["scores"]) == 2 and summary["selection"] == "cosine"
+    assert summary["branch"] in (0, 1) and len(summary["scores"]) == 2 and summary["selection"] == "polarity"  # the default
     assert summary["tiles"] > 0 and summary["skipped_tiles"] >= 0 and isinstance(summary["ood"], bool)
     assert any("branch" in d for d in summary["decisions"]) and any("tiles:" in d for d in summary["decisions"])
     mask = sitk.ReadImage(str(mask_path))
