@@ -104,11 +104,22 @@ def upgrade_legacy(data: dict[str, Any], path: Path) -> dict[str, Any]:
             items.append(item)
             continue
         up = {k: v for k, v in item.items() if k != "mask"}
+        sp, source = ([float(spacing)] * 2, "generator") if isinstance(spacing, (int, float)) else _legacy_spacing(path, item)
         up.update(label=item.get("mask"), label_kind="calcification", patient_id=str(item.get("id", "")),
-                  spacing_mm=[spacing, spacing] if isinstance(spacing, (int, float)) else spacing,
-                  spacing_source="generator", pathology=item.get("case_label"))
+                  spacing_mm=sp, spacing_source=source, pathology=item.get("case_label"))
         items.append(up)
     return {**data, "format": FORMAT, "schema_version": SCHEMA_VERSION, "source": "synth", "items": items}
+
+
+def _legacy_spacing(path: Path, item: dict) -> tuple[list[float], str]:
+    from MLNNetLib.datasets.spacing import header_spacing
+
+    try:
+        return header_spacing(resolve(path.parent, str(item.get("image", ""))))
+    except (InputError, OSError):
+        from MLNNetLib.io.defaults import DEFAULT_SPACING_MM
+
+        return [DEFAULT_SPACING_MM] * 2, "default"  # the file check reports the unreadable image
 
 
 def _case_of(data: dict[str, Any], error_path: list) -> str | None:
@@ -165,11 +176,11 @@ def file_problems(items: list[dict[str, Any]], deep: bool = True) -> list[Proble
         cid = str(item.get("id"))
         image = Path(item["image"])
         if not image.exists():
-            problems.append(Problem(cid, f"image {image} does not exist"))
+            problems.append(Problem(cid, f"image {image} is missing (no such file or folder)"))
             continue
         label = item.get("label")
         if label and not Path(label).exists():
-            problems.append(Problem(cid, f"label {label} does not exist"))
+            problems.append(Problem(cid, f"label {label} is missing (no such file)"))
             continue
         if deep and label:
             message = label_shape_problem(image, Path(label), item["label_kind"])
@@ -250,15 +261,16 @@ def relative_to(root: Path, path: str | os.PathLike) -> str:
 
 def write_manifest(path: str | os.PathLike, source: str, items: list[dict[str, Any]], overwrite: bool = False,
                    **fields: Any) -> Path:
-    """Validate and write a manifest (paths made relative to its folder); nothing is written if invalid."""
+    """Validate and write a manifest; absolute paths are made relative to its folder, relative ones are
+    taken as relative to it already. Nothing is written if invalid."""
     path = Path(path)
     root = path.parent
     stored = []
     for item in items:
         out = {k: v for k, v in item.items() if k != "mask"}
-        out["image"] = relative_to(root, item["image"])
-        if item.get("label"):
-            out["label"] = relative_to(root, item["label"])
+        for key in ("image", "label"):
+            if item.get(key) and Path(item[key]).is_absolute():
+                out[key] = relative_to(root, item[key])
         stored.append(out)
     data = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "source": source, **fields, "items": stored}
     raise_problems(path, schema_problems(data))

@@ -44,7 +44,7 @@ def label_shape_problem(image: Path, label: Path, kind: str) -> str | None:
     except InputError as exc:
         return f"image unreadable: {exc.problem}"
     if kind == "points":
-        from MLNNetLib.labels.points import read_points
+        from MLNNetLib.labels.points import points_mask_file, read_points
 
         try:
             points = read_points(label)
@@ -52,7 +52,14 @@ def label_shape_problem(image: Path, label: Path, kind: str) -> str | None:
             return f"points file {label}: {exc.problem}"
         rows, cols = shape[-2:]
         outside = [p for p in points.tolist() if not (0 <= p[0] < rows and 0 <= p[1] < cols)]
-        return f"points file {label}: {len(outside)} point(s) outside the {rows}x{cols} image, e.g. {outside[0]}" if outside else None
+        if outside:
+            return f"points file {label}: {len(outside)} point(s) outside the {rows}x{cols} image, e.g. {outside[0]}"
+        outlines = points_mask_file(label)
+        if outlines is None:
+            return None
+        if not outlines.exists():
+            return f"points file {label}: its outline mask {outlines} does not exist"
+        label = outlines
     try:
         lshape = image_shape(label)
     except InputError as exc:

@@ -1,8 +1,10 @@
 """Calcification centres as a label: a small JSON file of pixel coordinates, turned into masks by level tracing.
 
 File format (``format: mlnnet-points``): ``{"format": "mlnnet-points", "version": 1, "coordinates":
-"pixel (row, col), 0-based, of the image's array", "points": [[row, col], ...]}``; rows/cols may be fractional
-(INbreast gives sub-pixel centres) and are rounded to the nearest pixel when traced.
+"pixel (row, col), 0-based, of the image's array", "points": [[row, col], ...], "mask": null}``; rows/cols may
+be fractional (INbreast gives sub-pixel centres) and are rounded to the nearest pixel when traced. ``mask``
+optionally names a mask file (relative to the points file) of calcifications outlined in full (INbreast
+contours), OR-ed with the traced points.
 """
 
 from __future__ import annotations
@@ -22,10 +24,18 @@ POINTS_FORMAT = "mlnnet-points"
 COORDINATES = "pixel (row, col), 0-based, of the image's array"
 
 
-def write_points(path: str | os.PathLike, points: Sequence[Sequence[float]], overwrite: bool = False) -> Path:
+def write_points(path: str | os.PathLike, points: Sequence[Sequence[float]], overwrite: bool = False,
+                 mask: str | None = None) -> Path:
     rows = [[float(p[0]), float(p[1])] for p in points]
-    text = json.dumps({"format": POINTS_FORMAT, "version": 1, "coordinates": COORDINATES, "points": rows}, indent=1)
-    return write_text(path, text + "\n", overwrite)
+    data = {"format": POINTS_FORMAT, "version": 1, "coordinates": COORDINATES, "points": rows, "mask": mask}
+    return write_text(path, json.dumps(data, indent=1) + "\n", overwrite)
+
+
+def points_mask_file(path: str | os.PathLike) -> Path | None:
+    """The outline mask a points file names (absolute), or None."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    rel = data.get("mask") if isinstance(data, dict) else None
+    return None if not rel else (Path(path).parent / rel)
 
 
 def read_points(path: str | os.PathLike) -> np.ndarray:

@@ -52,21 +52,29 @@ class LabelPolicy:
                                     "library's classical detector, flagged approximate) or --region-labels skip")
 
 
-def calcification_target(item: dict, raw: np.ndarray, img01: np.ndarray, breast: np.ndarray, label: np.ndarray | None,
-                         spacing_rc: tuple[float, float], policy: LabelPolicy) -> tuple[np.ndarray, dict[str, Any]]:
+def calcification_target(item: dict, image: Any, img01: np.ndarray, breast: np.ndarray, policy: LabelPolicy
+                         ) -> tuple[np.ndarray, dict[str, Any]]:
     """The calcification mask (uint8, image grid) training uses for one case, and how it was made.
 
-    ``label`` is the label image (calcification, region) read on the image's grid; points are read from the
-    item's label file and traced on ``raw`` (the image as read, where the effect traces too).
+    ``image`` is the ``Image`` as read (points are traced on it, as the Slicer effect traces on the volume);
+    label images are read on its grid (size and geometry checked); ``img01``/``breast`` are its normalised
+    version and breast mask (the region detector works on them).
     """
+    from MLNNetLib.io import read_mask
+
+    spacing_rc = tuple(image.spacing[-2:])
     kind = item.get("label_kind", "calcification")
     if kind == "calcification":
-        return (np.asarray(label) > 0).astype(np.uint8), {"label_kind": kind, "approximate": False, "method": "mask"}
+        label = read_mask(item["label"], like=image).array
+        return (label > 0).astype(np.uint8), {"label_kind": kind, "approximate": False, "method": "mask"}
     if kind == "points":
-        from MLNNetLib.labels.points import points_to_mask, read_points
+        from MLNNetLib.labels.points import points_mask_file, points_to_mask, read_points
 
         points = read_points(item["label"])
-        mask, results = points_to_mask(raw, points, spacing_rc, policy.level_fraction, policy.window_mm)
+        mask, results = points_to_mask(image.array, points, spacing_rc, policy.level_fraction, policy.window_mm)
+        outlines = points_mask_file(item["label"])
+        if outlines is not None:
+            mask |= read_mask(outlines, like=image).array.astype(np.uint8)
         failed = [r.to_dict() for r in results if r.pixels == 0]
         return mask, {"label_kind": kind, "approximate": False, "method": "level tracing",
                       "level_fraction": policy.level_fraction, "window_mm": policy.window_mm,
@@ -76,6 +84,7 @@ def calcification_target(item: dict, raw: np.ndarray, img01: np.ndarray, breast:
             raise InputError(item.get("label"), f"region label with policy {policy.region!r}: nothing to train on")
         from MLNNetLib.labels.regions import detect_in_regions
 
-        mask, info = detect_in_regions(img01, breast, np.asarray(label) > 0, spacing_rc)
+        region = read_mask(item["label"], like=image).array > 0
+        mask, info = detect_in_regions(img01, breast, region, spacing_rc)
         return mask, {"label_kind": kind, **info}
     raise InputError(item.get("label"), f"label kind {kind!r} has no calcification target")
