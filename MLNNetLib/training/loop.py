@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from pathlib import Path
@@ -14,9 +15,13 @@ from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
 from MLNNetLib.progress import Progress
 from MLNNetLib.training import distributed
+from MLNNetLib.atomic import write_text
+from MLNNetLib.datasets.splits import split_document
 from MLNNetLib.training.batches import make_batch
 from MLNNetLib.training.config import TrainConfig
-from MLNNetLib.training.data import TileSampler, find_items, load_case, split_items
+from MLNNetLib.training.data import TileSampler
+from MLNNetLib.training.datasource import TrainingData, data_header, open_data, plan_data
+from MLNNetLib.training.loader import make_loader
 from MLNNetLib.training.history import plot_history, read_history, write_history
 from MLNNetLib.training.losses import compute_loss
 from MLNNetLib.training.recipe import RecipeSampler, loss_for_epoch, precise_bn_batches
@@ -49,7 +54,7 @@ def _check_out_dir(out: Path, cfg: TrainConfig) -> None:
         raise FileExistsError(f"{out}: already holds a training run ({', '.join(existing)}); pass --resume to continue it or --overwrite to start again")
 
 
-def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, n_train: int, n_val: int, epoch: int, history: list) -> dict:
+def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, data: TrainingData, epoch: int, history: list) -> dict:
     import timm
 
     from MLNNetLib import __version__
@@ -61,10 +66,11 @@ def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, n_train: int, n_v
         "spacing_mm": list(spacing),
         "augmentation": {"enabled": cfg.augment, "curves": [list(map(list, c)) for c in _curves(cfg)], "inversion": "inside breast, background kept", "recipe": cfg.recipe_augment},
         "training": {
-            "source_domain": cfg.source_domain,
+            "source_domain": data.plan.domain,
             "data": str(cfg.data),
-            "train_images": n_train,
-            "val_images": n_val,
+            "train_images": len(data.plan.train_items),
+            "val_images": len(data.plan.val_items),
+            "data_summary": data_header(data, cfg),
             "epochs_done": epoch,
             "settings": cfg.to_dict(),
             "best_val_dice": max((r["val_dice"] for r in history), default=None),
@@ -84,20 +90,14 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     d = distributed.setup(cfg.device)
     if d.is_main:
         _check_out_dir(out, cfg)
+    plan = plan_data(cfg)  # every input is checked before the run folder exists
+    if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "split.json", json.dumps(split_document(plan.split), indent=1), overwrite=True)
     torch.manual_seed(cfg.seed + d.rank)
-
-    items = find_items(cfg.data, cfg.source_domain)
-    if cfg.max_images:
-        items = items[: cfg.max_images]
-    train_items, val_items = split_items(items, cfg.val_fraction, cfg.seed)
-    log.info("source domain %r: %d training and %d validation images", cfg.source_domain, len(train_items), len(val_items))
-    cases = [load_case(i) for i in train_items]
-    val_cases = [load_case(i) for i in val_items] or cases[:1]
-    spacing = cases[0].spacing
-    for c in cases[1:]:
-        if not np.allclose(c.spacing, spacing, rtol=0.01):
-            raise InputError(c.id, f"spacing {c.spacing} differs from {spacing} of the other training images; resample them first")
+    log.info("source domain %r: %d training and %d validation images", plan.domain, len(plan.train_items), len(plan.val_items))
+    data = open_data(plan, cfg, d.is_main, lambda: distributed.barrier(d), progress=None)
+    spacing = plan.spacing
 
     model = build_model(cfg.config, num_domains=cfg.num_domains).to(d.device)
     tile = model.config.img_size
@@ -117,12 +117,14 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         log.info("--resume: no saved state in %s, starting from scratch", out)
 
     net = torch.nn.parallel.DistributedDataParallel(model) if d.enabled else model
-    sampler = TileSampler(cases, tile, cfg.positive_fraction)
+    sampler = TileSampler(data.train, tile, cfg.positive_fraction)
     if cfg.recipe_augment:  # seed 002 §2.1: calcification-aware augmentation of each tile, before the domain versions
         sampler = RecipeSampler(sampler)
     loss_for_epoch(cfg.loss, cfg.epochs, cfg.finetune_hd_epochs, 0)  # refuse a bad fine-tuning length early
-    val_x, val_y = fixed_validation_tiles(val_cases, tile, cfg.val_tiles, cfg.seed)
+    val_x, val_y = fixed_validation_tiles(data.val, tile, cfg.val_tiles, cfg.seed)
     curves = _curves(cfg)
+    batches = iter(make_loader(sampler, cfg.batch_size, cfg.steps_per_epoch, cfg.epochs, start_epoch, cfg.num_domains,
+                               cfg.augment, curves, cfg.seed, d.rank, cfg.workers))
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if d.device.type == "cuda" else contextlib.nullcontext
     best = max((r["val_dice"] for r in history), default=-1.0)
     log.info(
@@ -133,7 +135,6 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     from tqdm import tqdm
 
     for epoch in range(start_epoch, cfg.epochs):
-        rng = np.random.default_rng([cfg.seed, d.rank, epoch])  # per-epoch streams make a resumed run identical
         loss_name = loss_for_epoch(cfg.loss, cfg.epochs, cfg.finetune_hd_epochs, epoch)  # seed 002: HD fine-tuning
         net.train()
         t0, losses = time.time(), []
@@ -141,7 +142,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         for step in bar:
             if progress is not None:
                 progress.step(epoch * cfg.steps_per_epoch + step, total_steps, f"epoch {epoch + 1}")
-            x, y, dom = make_batch(sampler, cfg.batch_size, cfg.num_domains, cfg.augment, curves, rng)
+            x, y, dom = next(batches)  # per-item streams (loader.py) make a resumed run identical
             x, y, dom = x.to(d.device), y.to(d.device), dom.to(d.device)
             with autocast():
                 logits = net(x, dom)
@@ -164,7 +165,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         history.append(row)
         if d.is_main:
             log.info("epoch %d: train loss %.4f, val loss %.4f, val Dice %.3f (%.0f s)", epoch + 1, row["train_loss"], val_loss, val_dice, row["seconds"])
-            header = _header(cfg, model, spacing, len(cases), len(val_items), epoch + 1, history)
+            header = _header(cfg, model, spacing, data, epoch + 1, history)
             save_checkpoint(out / LAST, model, header, overwrite=True)
             save_train_state(out / STATE, opt, {"epoch": epoch + 1, "scheduler": sched.state_dict()})
             if val_dice > best:
@@ -179,8 +180,8 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         best_model = load_checkpoint(out / BEST if (out / BEST).exists() else out / LAST).model.to(d.device)
         from MLNNetLib.training.finalize import finalize
 
-        header = _header(cfg, best_model, spacing, len(cases), len(val_items), cfg.epochs, history)
-        finalize(best_model, header, cases, cfg, curves, final)
+        header = _header(cfg, best_model, spacing, data, cfg.epochs, history)
+        finalize(best_model, header, data.cases, cfg, curves, final)
     distributed.barrier(d)
     distributed.teardown(d)
     return final
