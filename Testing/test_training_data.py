@@ -212,3 +212,13 @@ def test_existing_run_refused_before_the_data_is_read(synth, tmp_path):
     (tmp_path / "run" / "model.safetensors").write_bytes(b"x")
     with pytest.raises(FileExistsError, match="already holds a training run"):
         train(_cfg(tmp_path / "missing_data", tmp_path / "run"))
+
+
+def test_train_data_benchmark_reports_flat_memory(capsys):
+    assert cli_main(["benchmark", "train-data", "--images", "3", "15", "--shape", "300", "400", "--batches", "10",
+                     "--warmup", "2", "--workers", "1", "--tile", "64", "--memory-peer", "2"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["images"] for r in result["runs"]] == [3, 15]
+    assert all(r["tiles_per_s"] > 0 and r["memory_mb"]["processes"] == 2 for r in result["runs"])
+    assert result["runs"][0]["same_cases"]["memory"]["tiles_per_s"] > 0
+    assert result["meets_target"] is True and result["rss_anon_growth_mb"] < 64
