@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from MLNNetLib.atomic import check_writable, write_text
+from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
 
 HELP = "Segment microcalcifications in an image with a trained model."
@@ -22,9 +23,17 @@ SELECTIONS = ("cosine", "euclidean", "plus", "euclidean_plus", "standardized", "
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="checkpoint (.safetensors with its .json header beside it)")
-    parser.add_argument("--input", required=True, help="mammogram or DBT stack (DICOM file/folder, NRRD, NIfTI, MHA, PNG, ...)")
-    parser.add_argument("--output", help="mask file (default: <input stem>_calc.nrrd beside the input)")
-    parser.add_argument("--probability", help="also write the probability map (float32) to this file (.nrrd/.nii.gz/.mha)")
+    parser.add_argument("--input", help="mammogram or DBT stack (DICOM file/folder, NRRD, NIfTI, MHA, PNG, ...), or a folder "
+                                        "of them (with --output DIR: every image and DICOM series, recursively)")
+    parser.add_argument("--manifest", help="segment the images of a manifest into --output DIR, named by case id")
+    parser.add_argument("--output", help="mask file (default: <input stem>_calc.nrrd beside the input); a folder in "
+                                         "folder mode: <id>_calc.nrrd + <id>_calc.json per case and summary.csv")
+    parser.add_argument("--probability", nargs="?", const="auto", help="also write the probability map (float32) to this "
+                                                                       "file (.nrrd/.nii.gz/.mha); folder mode: <id>_prob.nrrd")
+    parser.add_argument("--overlay", nargs="?", const="auto", metavar="PNG", help="also write a PNG of the image with the "
+                        "predicted calcifications and clusters outlined (default <mask stem>_overlay.png)")
+    parser.add_argument("--format", default="nrrd", choices=("nrrd", "dicom-seg"),
+                        help="mask format: NRRD (default) or a DICOM Segmentation object referencing the DICOM input")
     parser.add_argument("--selection", default="cosine", choices=SELECTIONS,
                         help="branch selection (default cosine = MLN-net; union = MLN-net-R, any branch)")
     parser.add_argument("--branch", type=int, help="use this branch and skip selection (overrides --selection)")
@@ -55,10 +64,15 @@ def _stem(path: Path) -> str:
 def output_paths(args: argparse.Namespace) -> tuple[Path, Path, Path | None]:
     """(mask, summary JSON, probability or None), all checked writable before any work."""
     source = Path(args.input)
-    mask = Path(args.output) if args.output else source.parent / f"{_stem(source)}_calc.nrrd"
-    summary = mask.parent / f"{_stem(mask)}.json"
+    default_suffix = "_calc.seg.dcm" if getattr(args, "format", "nrrd") == "dicom-seg" else "_calc.nrrd"
+    mask = Path(args.output) if args.output else source.parent / f"{_stem(source)}{default_suffix}"
+    summary = mask.parent / f"{_stem(mask).removesuffix('.seg')}.json"
+    if args.probability == "auto":
+        args.probability = str(mask.parent / f"{_stem(mask).removesuffix('.seg')}_prob.nrrd")
+    if getattr(args, "overlay", None) == "auto":
+        args.overlay = str(mask.parent / f"{_stem(mask).removesuffix('.seg').removesuffix('_calc')}_overlay.png")
     prob = Path(args.probability) if args.probability else None
-    outputs = [mask, summary] + ([prob] if prob else [])
+    outputs = [mask, summary] + ([prob] if prob else []) + ([Path(args.overlay)] if getattr(args, "overlay", None) else [])
     if len({p.resolve() for p in outputs + [source]}) != len(outputs) + 1:
         raise FileExistsError(f"{mask}: output paths must differ from each other and from the input")
     for p in outputs:
@@ -76,16 +90,33 @@ def run(args: argparse.Namespace) -> int:
         tile=args.tile, overlap=args.overlap, mode=args.mode, threshold=args.threshold, batch_size=args.batch_size,
         device=args.device, spacing_policy=args.spacing_policy,
     )
+    from MLNNetLib.cli.segment_folder import folder_mode, run_folder
+
+    if not args.input and not args.manifest:
+        raise InputError(None, "give --input (an image, series folder or folder of images) or --manifest")
+    if folder_mode(args):
+        return run_folder(args, options)
     mask_path, summary_path, prob_path = output_paths(args)
     ckpt = load_checkpoint(args.model)
     image = read_image(args.input, default_spacing=args.default_spacing)
+    if args.format == "dicom-seg" and image.meta.get("format") != "DICOM":
+        raise InputError(args.input, "--format dicom-seg needs a DICOM input (a SEG references its source images)")
     for warning in image.warnings:
         log.warning("%s: %s", args.input, warning)
     selection = args.branch if args.branch is not None else args.selection
     progress = TqdmProgress("segment", disable=True if args.no_progress else None)
     result = segment_image(ckpt, image, selection=selection, options=options, progress=progress,
                            roi=tuple(args.roi) if args.roi else None)
-    write_image(result.mask, image.geometry, mask_path, overwrite=args.overwrite)
+    if args.format == "dicom-seg":
+        from MLNNetLib.io.dicom_seg import write_dicom_seg
+
+        write_dicom_seg(result.mask, image.meta.get("files") or [image.path], mask_path, overwrite=args.overwrite)
+    else:
+        write_image(result.mask, image.geometry, mask_path, overwrite=args.overwrite)
+    if args.overlay:
+        from MLNNetLib.inference.overlay import write_overlay
+
+        write_overlay(args.overlay, image.array, result.mask, image.spacing[-2:], Path(args.input).name, args.overwrite)
     if prob_path is not None:
         write_image(result.probability, image.geometry, prob_path, overwrite=args.overwrite)
     summary = {
@@ -93,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         "model": str(ckpt.path),
         "mask": str(mask_path),
         "probability": None if prob_path is None else str(prob_path),
+        "overlay": args.overlay,
         "spacing_mm": list(image.spacing),
         "image_warnings": list(image.warnings),
         **result.summary(),
