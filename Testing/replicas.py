@@ -158,3 +158,23 @@ def pairs_replica(root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             sitk.WriteImage(image, str(target))
         out[rel.replace("/", "__")] = (img, mask)
     return out
+
+
+def tiny_checkpoint(path: Path, spacing_mm: float = 0.1) -> Path:
+    """A tiny untrained K=2 model with domain statistics, trained 'at' ``spacing_mm``: for tests of the plumbing
+    around inference (folders, formats), not of accuracy."""
+    import torch
+
+    from MLNNetLib.augment import expand_domains
+    from MLNNetLib.checkpoint import save_checkpoint
+    from MLNNetLib.model import build_model
+    from MLNNetLib.preprocess import prepare_image
+    from MLNNetLib.selection import record_domain_statistics
+    from test_segment_cli import phantom
+
+    torch.manual_seed(0)
+    model = build_model("tiny", num_domains=2)
+    img01, breast = prepare_image(phantom(64, 64))
+    stats = record_domain_statistics(model, [(torch.from_numpy(im)[None, None], torch.tensor([d]))
+                                             for im, d in expand_domains(img01, breast, 2)])
+    return save_checkpoint(path, model, {"spacing_mm": [spacing_mm, spacing_mm]}, stats)

@@ -22,15 +22,14 @@ CALC_COLOUR, CLUSTER_COLOUR = (1.0, 0.35, 0.0), (1.0, 0.9, 0.1)  # the Slicer mo
 
 
 def _display(image: np.ndarray, factor: int) -> np.ndarray:
-    """Normalised (breast percentiles, as the model sees it) and area-averaged by ``factor``."""
+    """Area-averaged by ``factor``, then normalised on breast percentiles (as the model sees it) at display size."""
     from MLNNetLib.preprocess import prepare_image
 
-    img01, _ = prepare_image(image)
-    if factor <= 1:
-        return img01
-    rows, cols = (s // factor * factor for s in img01.shape)
-    cropped = img01[:rows, :cols]
-    return cropped.reshape(rows // factor, factor, cols // factor, factor).mean(axis=(1, 3))
+    image = np.asarray(image, dtype=np.float32)
+    if factor > 1:
+        rows, cols = (s // factor * factor for s in image.shape)
+        image = image[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor).mean(axis=(1, 3))
+    return prepare_image(image)[0]
 
 
 def overlay_figure(image: np.ndarray, mask: np.ndarray, spacing: tuple[float, float], title: str = "", max_side: int = 1200):
