@@ -133,7 +133,10 @@ def _case_of(data: dict[str, Any], error_path: list) -> str | None:
 
 def schema_problems(data: dict[str, Any]) -> list[Problem]:
     """Every schema violation, attributed to its case (``#index`` when the case has no usable id)."""
-    import jsonschema
+    try:
+        import jsonschema
+    except ImportError:  # e.g. Slicer's Python before the module's requirements are installed
+        raise InputError(None, "validating a manifest needs the jsonschema package (pip install jsonschema==4.26.0)") from None
 
     validator = jsonschema.Draft202012Validator(schema())
     problems = []
