@@ -75,16 +75,21 @@ def manifest_path(path: str | os.PathLike) -> Path:
     return p / MANIFEST_NAME if p.is_dir() else p
 
 
+def read_json_object(path: Path, what: str, shape: str = "a JSON object") -> dict[str, Any]:
+    """A JSON file holding an object; InputError naming the file (and ``what`` it should be) otherwise."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"{what} is not readable JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(path, f"{what} must be {shape}")
+    return data
+
+
 def read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(path, "no manifest here (expected a manifest JSON file or a folder holding manifest.json)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"manifest is not readable JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(path, "manifest must be a JSON object")
-    return data
+    return read_json_object(path, "manifest")
 
 
 def is_index(data: dict[str, Any]) -> bool:

@@ -7,6 +7,19 @@ from pathlib import Path
 from MLNNetLib.errors import InputError
 
 
+def header_reader(path: Path):
+    """A SimpleITK reader that has read ``path``'s header (size, spacing), not its pixels."""
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise InputError(path, f"not a readable image file ({str(exc).strip().splitlines()[-1][:160]})") from None
+    return reader
+
+
 def image_shape(path: Path) -> tuple[int, ...]:
     """(rows, cols) or (slices, rows, cols) of an image file or DICOM series folder, from its header."""
     from MLNNetLib.io.dicom_tags import is_dicom_file, parse_header, read_header
@@ -21,19 +34,11 @@ def image_shape(path: Path) -> tuple[int, ...]:
     if is_dicom_file(path) or suffix_of(path) in (".dcm", ".dicom"):
         h = parse_header(read_header(path), path)
         return (h.rows, h.columns) if h.frames == 1 else (h.frames, h.rows, h.columns)
-    import SimpleITK as sitk
-
     if suffix_of(path) in (".pgm", ".pnm"):
         from MLNNetLib.io.pgm import read_pgm
 
         return tuple(read_pgm(str(path)).shape[:2])
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError as exc:
-        raise InputError(path, f"not a readable image file ({str(exc).strip().splitlines()[-1][:160]})") from None
-    size = tuple(int(s) for s in reversed(reader.GetSize()))
+    size = tuple(int(s) for s in reversed(header_reader(path).GetSize()))
     return size[1:] if len(size) == 3 and size[0] == 1 else size
 
 

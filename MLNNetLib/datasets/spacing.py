@@ -25,13 +25,7 @@ def header_spacing(path: Path, default_mm: float | None = None) -> tuple[list[fl
         return (list(h.pixel_spacing), h.spacing_source) if h.pixel_spacing is not None else fallback
     if suffix_of(path) not in HEADER_SUFFIXES:
         return fallback
-    import SimpleITK as sitk
+    from MLNNetLib.datasets.shapes import header_reader
 
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError as exc:
-        raise InputError(path, f"not a readable image file ({str(exc).strip().splitlines()[-1][:160]})") from None
-    spacing = [float(s) for s in reversed(reader.GetSpacing())]
+    spacing = [float(s) for s in reversed(header_reader(path).GetSpacing())]
     return spacing[-2:], "header"

@@ -11,7 +11,6 @@ so it can be reused with ``--split``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,13 +63,10 @@ def fold_split(items: Sequence[dict], folds: int, fold: int, seed: int) -> tuple
 
 
 def read_split_file(path: str | os.PathLike, items: Sequence[dict]) -> tuple[list[dict], list[dict]]:
+    from MLNNetLib.datasets.manifest import read_json_object
+
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"split file is not readable JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(path, 'split file must be {"train": [patient ids], "validation": [patient ids]}')
+    data = read_json_object(path, "split file", '{"train": [patient ids], "validation": [patient ids]}')
     val_key = "validation" if "validation" in data else "val"
     lists = {}
     for key in ("train", val_key):
