@@ -185,3 +185,19 @@ def test_folder_segment_on_a_real_cbis_ddsm_scan(tmp_path, capsys):
         assert summary["spacing_mm"] == [0.05, 0.05] and any("0.05 mm" in w for w in summary["image_warnings"])
         assert any("resampling" in d for d in summary["decisions"])
         assert Path(row["overlay"]).is_file()
+
+
+def test_overlay_marks_every_calcification_and_outlines_clusters(tmp_path):
+    from MLNNetLib.inference.overlay import overlay_figure, write_overlay
+
+    image = phantom(600, 500, seed=7)
+    mask = np.zeros(image.shape, np.uint8)
+    for k in range(7):  # one cluster of 7 spots 0.5 mm apart at 0.1 mm, plus two isolated spots
+        mask[300 + 5 * k: 302 + 5 * k, 250:252] = 1
+    mask[50, 50] = mask[550, 450] = 1
+    fig, counts = overlay_figure(image, mask, (0.1, 0.1), "case", max_side=200)
+    assert counts == {"calcifications": 9, "clusters": 1, "downsampling": 3}
+    ax = fig.axes[0]
+    assert len([p for p in ax.patches if type(p).__name__ == "Circle"]) == 9
+    assert len([p for p in ax.patches if type(p).__name__ == "Polygon"]) == 1 and ax.texts[0].get_text() == "C1 (7)"
+    assert write_overlay(tmp_path / "o.png", image, mask, (0.1, 0.1))["clusters"] == 1

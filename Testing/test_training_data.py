@@ -222,3 +222,12 @@ def test_train_data_benchmark_reports_flat_memory(capsys):
     assert all(r["tiles_per_s"] > 0 and r["memory_mb"]["processes"] == 2 for r in result["runs"])
     assert result["runs"][0]["same_cases"]["memory"]["tiles_per_s"] > 0
     assert result["meets_target"] is True and result["rss_anon_growth_mb"] < 64
+
+
+def test_prepare_cache_command_builds_once(synth, tmp_path, capsys):
+    args = ["prepare", "cache", str(synth), "--out", str(tmp_path / "c"), "--domain", "ffdm", "--no-progress"]
+    assert cli_main(args) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["cases"] == 4 and first["built"] == 4 and first["spacing_mm"] == [0.1, 0.1]
+    assert cli_main(args) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["reused"] == 4

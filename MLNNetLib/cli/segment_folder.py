@@ -45,7 +45,7 @@ def run_folder(args: argparse.Namespace, options) -> int:
         cases, problems = discover(Path(args.input), exclude=out)
     if not cases and not problems:
         raise InputError(args.manifest or args.input, "no readable image or DICOM series found")
-    ckpt = load_checkpoint(args.model)  # once for all cases
+    ckpt = lambda: load_checkpoint(args.model)  # noqa: E731  (loaded once, when the first case needs it)
     opts = BatchOptions(selection=args.branch if args.branch is not None else args.selection, inference=options,
                         fmt=args.format, overlay=args.overlay is not None, probability=args.probability is not None,
                         overwrite=args.overwrite, default_spacing=args.default_spacing)

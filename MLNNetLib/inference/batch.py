@@ -142,7 +142,10 @@ def _segment_one(ckpt: Any, case: FolderCase, paths: dict[str, Path], opts: Batc
 
 def segment_cases(ckpt: Any, cases: list[FolderCase], out: Path, opts: BatchOptions,
                   problems: list[tuple[Path, str]] | None = None, progress: Progress | None = None) -> list[dict]:
-    """Segment ``cases`` into ``out``; returns one summary row per case (and per discovery problem)."""
+    """Segment ``cases`` into ``out``; returns one summary row per case (and per discovery problem).
+
+    ``ckpt`` is a loaded checkpoint or a function loading it: then it is loaded once, when the first case needs
+    work (a rerun over finished cases loads no model)."""
     if opts.fmt not in FORMATS:
         raise InputError(None, f"--format must be one of {FORMATS}, got {opts.fmt!r}")
     out = Path(out)
@@ -162,6 +165,8 @@ def segment_cases(ckpt: Any, cases: list[FolderCase], out: Path, opts: BatchOpti
                          "error": f"outputs exist without their summary ({existing}); pass --overwrite to redo the case"})
         else:
             try:
+                if callable(ckpt):
+                    ckpt = ckpt()
                 _segment_one(ckpt, case, paths, opts)
                 rows.append(_row_from_summary(case, paths, "done"))
                 log.info("%s: done", case.id)
