@@ -20,7 +20,7 @@ from MLNNetLib.training.data import TileSampler, find_items, load_case, split_it
 from MLNNetLib.training.history import plot_history, read_history, write_history
 from MLNNetLib.training.losses import compute_loss
 from MLNNetLib.training.recipe import RecipeSampler, loss_for_epoch, precise_bn_batches
-from MLNNetLib.training.state import load_train_state, save_train_state
+from MLNNetLib.training.state import check_resume, load_train_state, save_train_state
 from MLNNetLib.training.validation import fixed_validation_tiles, validate
 
 log = get_logger(__name__)
@@ -84,6 +84,9 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     d = distributed.setup(cfg.device)
     if d.is_main:
         _check_out_dir(out, cfg)
+    if cfg.resume and (out / STATE).exists():
+        check_resume(out / LAST, cfg.to_dict())  # before any data is read: say which setting differs
+    if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed + d.rank)
 
