@@ -297,8 +297,8 @@ class OutputPlan:
         if self._validated:
             return self
         for planned in self._files.values():
-            self._check_kind(planned)
             self._check_not_input(planned.path, planned.label)
+            self._check_kind(planned)
             if planned.path.is_dir():
                 raise OutputError(planned.path, f"{planned.label} is a folder; give a file name")
             if planned.path.exists() and not self.overwrite:
