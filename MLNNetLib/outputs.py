@@ -314,6 +314,13 @@ class OutputPlan:
         self._validated = True
         return self
 
+    def check_image(self, path: str | os.PathLike, ndim: int) -> None:
+        """Re-check a declared image once its dimension is known (e.g. after reading the input, before the
+        model runs): a PNG cannot hold a DBT stack."""
+        planned = self._files[_real(Path(path))]
+        planned.ndim = int(ndim)
+        self._check_kind(planned)
+
     def _check_kind(self, planned: _Planned) -> None:
         if planned.kind == "image":
             from MLNNetLib.io.formats import image_format_problem

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import RLELossless, generate_uid
 
 from MLNNetLib.errors import InputError
 from MLNNetLib.io import DEFAULT_SLICE_SPACING_MM, DEFAULT_SPACING_MM, image_info, read_image
 from MLNNetLib.io.dicom import read_dicom_file
 from MLNNetLib.io.sitk_probe import reader_behaviour
 
-from dicom_files import MG_CLASS, STORED, write_dicom  # noqa: E402  (shared with the bad-input suite)
+from dicom_files import STORED, write_dicom  # shared with the bad-input suite
 
 
 def test_probe_predicts_raw_simpleitk_output(tmp_path):

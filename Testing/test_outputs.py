@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import MLNNetLib
 import numpy as np
 import pytest
 
@@ -17,7 +18,7 @@ from MLNNetLib.image import Geometry
 from MLNNetLib.io import write_image
 from MLNNetLib.outputs import OutputError, OutputPlan, clean_stale_temps, is_temp_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(MLNNetLib.__file__).resolve().parents[1]  # subprocesses run the code under test
 
 
 def tree(folder: Path) -> list[str]:

@@ -13,15 +13,15 @@ import sys
 import time
 from pathlib import Path
 
+import MLNNetLib
 import numpy as np
 import pytest
 
 from MLNNetLib.cli import main
-from MLNNetLib.outputs import temp_path
 
 from test_segment_cli import checkpoint, phantom, write  # noqa: F401  (checkpoint is a fixture)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(MLNNetLib.__file__).resolve().parents[1]  # subprocesses run the code under test
 
 
 def files(folder: Path) -> list[str]:
@@ -252,6 +252,6 @@ def test_item20_a_resumed_run_keeps_the_integer_columns_of_earlier_epochs(traine
 
 
 def test_stale_temp_name_pattern_is_what_the_cleaner_recognises(tmp_path):
-    from MLNNetLib.outputs import is_temp_name
+    from MLNNetLib.outputs import is_temp_name, temp_path
 
     assert is_temp_name(temp_path(tmp_path / "a.nii.gz").name) and not is_temp_name(".a.nii.gz")

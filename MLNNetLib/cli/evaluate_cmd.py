@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 
+from MLNNetLib.cli.args import positive_float
 from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
 
@@ -21,7 +22,7 @@ log = get_logger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pred", required=True, help="predicted mask file (non-zero = calcification)")
     parser.add_argument("--ref", required=True, help="reference (ground-truth) mask file")
-    parser.add_argument("--spacing", type=float, nargs="+", metavar="MM",
+    parser.add_argument("--spacing", type=positive_float, nargs="+", metavar="MM",
                         help="pixel spacing in mm, array order (rows cols [or slices rows cols]); "
                              "one value = isotropic; default: the reference file's spacing")
     parser.add_argument("--no-clusters", action="store_true", help="skip cluster-level detection")

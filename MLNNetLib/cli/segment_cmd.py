@@ -80,12 +80,13 @@ def run(args: argparse.Namespace) -> int:
     )
     plan, mask_path, summary_path, prob_path = output_plan(args)
     with plan:  # validated here, before the checkpoint is even read; committed together at the end
-        summary = _segment(args, options, mask_path, summary_path, prob_path)
+        summary = _segment(args, options, plan, mask_path, summary_path, prob_path)
     print(json.dumps(summary, allow_nan=False))
     return 0
 
 
-def _segment(args: argparse.Namespace, options, mask_path: Path, summary_path: Path, prob_path: Path | None) -> dict:
+def _segment(args: argparse.Namespace, options, plan: OutputPlan, mask_path: Path, summary_path: Path,
+             prob_path: Path | None) -> dict:
     from MLNNetLib.checkpoint import load_checkpoint
     from MLNNetLib.inference import segment_image
     from MLNNetLib.io import read_image, write_image
@@ -95,6 +96,9 @@ def _segment(args: argparse.Namespace, options, mask_path: Path, summary_path: P
     image = read_image(args.input, default_spacing=args.default_spacing)
     for warning in image.warnings:
         log.warning("%s: %s", args.input, warning)
+    for path in (mask_path, prob_path):
+        if path is not None:
+            plan.check_image(path, image.array.ndim)  # a 2-D format cannot hold a DBT stack
     selection = args.branch if args.branch is not None else args.selection
     progress = TqdmProgress("segment", disable=True if args.no_progress else None)
     result = segment_image(ckpt, image, selection=selection, options=options, progress=progress,
