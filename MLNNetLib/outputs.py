@@ -54,10 +54,11 @@ KIND_SUFFIXES: dict[str, tuple[str, ...] | None] = {
     "checkpoint": (".safetensors",),
     "classifier": (".skops",),
     "markdown": (".md", ".txt"),
+    "dicom": (".dcm",),  # e.g. a DICOM SEG
     "file": None,
 }
 KIND_WORDS = {"table": "a CSV table", "json": "JSON", "figure": "a figure", "checkpoint": "a checkpoint",
-              "classifier": "a classifier", "markdown": "a Markdown report"}
+              "classifier": "a classifier", "markdown": "a Markdown report", "dicom": "a DICOM file"}
 
 
 class OutputError(InputError):
