@@ -63,7 +63,12 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
     """
     plan = outputs.active_plan()
     if plan is not None and plan.declares(path):
-        yield plan.stage(path)  # renamed with the plan's other outputs when the run succeeds
+        staged = plan.stage(path)  # renamed with the plan's other outputs when the run succeeds
+        try:
+            yield staged
+        except BaseException:
+            plan.discard(path)  # a writer that failed half way must not be committed later
+            raise
         return
     path = check_writable(path, overwrite)
     make_folder(path.parent)

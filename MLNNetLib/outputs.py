@@ -361,11 +361,17 @@ class OutputPlan:
     def stage(self, path: str | os.PathLike) -> Path:
         """The temp file a writer should fill for the declared ``path`` (its folder is created now)."""
         planned = self._files[_real(Path(path))]
-        if planned.staged is not None and planned.staged.exists():
-            planned.staged.unlink()  # written twice: the later content wins
+        self.discard(path)  # written twice: the later content wins
         planned.path.parent.mkdir(parents=True, exist_ok=True)
         planned.staged = new_temp(planned.path)
         return planned.staged
+
+    def discard(self, path: str | os.PathLike) -> None:
+        """Forget what was staged for ``path`` (its writer failed)."""
+        planned = self._files[_real(Path(path))]
+        if planned.staged is not None:
+            planned.staged.unlink(missing_ok=True)
+            planned.staged = None
 
     def commit(self) -> list[Path]:
         """Rename every staged file into place; on a failure, restore what was there and re-raise."""
@@ -411,12 +417,7 @@ class OutputPlan:
     def abort(self) -> None:
         """Remove staged temp files and every folder this run created that is still empty."""
         for p in self._files.values():
-            if p.staged is not None:
-                try:
-                    p.staged.unlink()
-                except FileNotFoundError:
-                    pass
-                p.staged = None
+            self.discard(p.path)
         for top in self._new_dirs:
             remove_empty_tree(top)
 

@@ -152,3 +152,16 @@ def test_atomic_path_outside_a_plan_still_writes_at_once_and_refuses_to_clobber(
         write_text(tmp_path / "f.txt", "y")
     with pytest.raises(InputError, match="is a folder"):
         write_text(tmp_path, "y")
+
+
+def test_a_writer_that_fails_half_way_is_not_committed_even_if_the_caller_carries_on(tmp_path):
+    plan = OutputPlan()
+    target = plan.file(tmp_path / "t.csv", "table")
+    with plan:
+        try:
+            with atomic_path(target) as tmp:
+                tmp.write_text("half a tab")
+                raise ValueError("writer failed")
+        except ValueError:
+            pass  # e.g. a pipeline that reports one failed step and goes on
+    assert tree(tmp_path) == []
