@@ -1,14 +1,17 @@
 """Model checkpoints without pickle (DESIGN §9): PATH.safetensors (tensors) + PATH.json (header).
 
 A model file from elsewhere must not be able to run code, so weights and domain statistics are plain tensors
-in safetensors and everything else is JSON. The header carries the sha256 of the tensor file; a changed,
-truncated or swapped file is refused with a message naming the file. Both files are written atomically and
-never replace existing files unless asked. ``save_state``/``load_state`` keep arbitrary tensors (optimizer
+in safetensors and everything else is JSON. The header carries the sha256 of the tensor file, and the tensor
+file's metadata carries a canonical copy of the whole header (all but that sha256): a changed, truncated or
+swapped tensor file is refused, and so is a header edited afterwards (``spacing_mm`` changed by hand used to
+change the resampling silently), with a message naming the file and the keys that differ. Both files are
+committed together (one ``OutputPlan``) and never replace existing files unless asked. ``save_state``/``load_state`` keep arbitrary tensors (optimizer
 state for --resume) the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -27,6 +30,7 @@ from MLNNetLib import __version__
 from MLNNetLib.atomic import check_writable, write_bytes, write_text
 from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
+from MLNNetLib.outputs import OutputPlan, active_plan
 from MLNNetLib.model import ARCHITECTURES, ModelConfig, build_model, count_parameters
 from MLNNetLib.selection.statistics import PREFIX as STATS_PREFIX
 from MLNNetLib.selection.statistics import DomainStatistics
@@ -88,6 +92,43 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+COVERED_KEY = "header"  # safetensors metadata key holding the canonical header
+
+
+def canonical_header(header: dict[str, Any]) -> str:
+    """The header as covered by the weights file: every key but the weights' own sha256, canonical JSON."""
+    return json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True, separators=(",", ":"),
+                      allow_nan=False, default=_json_default)
+
+
+def header_differences(written: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
+    """'key: X when written, now Y' for every (nested) key that differs."""
+    out = []
+    for key in sorted(set(written) | set(now)):
+        if not prefix and key == "sha256":
+            continue
+        a, b = written.get(key, "<absent>"), now.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += header_differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {json.dumps(a, default=str)[:60]} when written, now {json.dumps(b, default=str)[:60]}")
+    return out
+
+
+def _check_header_covered(json_path: Path, header: dict[str, Any], meta: dict[str, str]) -> None:
+    covered = meta.get(COVERED_KEY)
+    if covered is None:
+        log.warning("%s: written by an older MLNNetLib: its header is not covered by the weights' checksum", json_path)
+        return
+    if canonical_header(header) == covered:
+        return
+    diff = header_differences(json.loads(covered), header)
+    shown = "; ".join(diff[:4]) + (f"; ... ({len(diff)} keys)" if len(diff) > 4 else "")
+    raise InputError(json_path, f"checkpoint header was changed after the model was saved ({shown or 'formatting'}); "
+                                "restore the original header (or retrain) - settings such as the pixel spacing are "
+                                "given to `segment`, never edited into a checkpoint")
+
+
 def _cpu_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
 
@@ -107,7 +148,6 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, header: dict[str,
         stats.check_matches(model)
         tensors.update(stats.to_tensors())
         thresholds = dict(stats.ood_thresholds)
-    data = st_save(_cpu_tensors(tensors), metadata={"format": FORMAT})
     full = dict(header or {})
     selection = dict(full.get("selection") or {})
     if thresholds:
@@ -125,18 +165,32 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, header: dict[str,
         "has_statistics": stats is not None,
         "parameters": count_parameters(model),
         "weights_file": path.name,
-        "sha256": _sha256(data),
         "saved_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
+    full.pop("sha256", None)
     try:
-        text = json.dumps(full, indent=2, sort_keys=True, allow_nan=False, default=_json_default)
+        full = json.loads(json.dumps(full, allow_nan=False, default=_json_default))  # exactly what a reader sees
     except (TypeError, ValueError) as exc:
         raise InputError(json_path, f"checkpoint header is not JSON-serialisable ({exc})") from None
-    write_bytes(path, data, overwrite=overwrite)
-    write_text(json_path, text + "\n", overwrite=overwrite)
+    data = st_save(_cpu_tensors(tensors), metadata={"format": FORMAT, COVERED_KEY: canonical_header(full)})
+    full["sha256"] = _sha256(data)
+    text = json.dumps(full, indent=2, sort_keys=True, allow_nan=False)
+    plan = active_plan()
+    together = contextlib.nullcontext() if plan is not None and plan.declares(path) and plan.declares(json_path) \
+        else _pair_plan(path, json_path, overwrite)
+    with together:  # weights and header land together or not at all
+        write_bytes(path, data, overwrite=overwrite)
+        write_text(json_path, text + "\n", overwrite=overwrite)
     log.info("saved checkpoint %s (%d tensors, K=%d, config %s)", path, len(tensors), model.num_domains,
              model.config.name)
     return path
+
+
+def _pair_plan(path: Path, json_path: Path, overwrite: bool) -> OutputPlan:
+    plan = OutputPlan(overwrite)
+    plan.file(path, "checkpoint")
+    plan.file(json_path, "json")
+    return plan
 
 
 def read_header(path: str | os.PathLike) -> dict[str, Any]:
@@ -179,7 +233,8 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     if not path.is_file():
         raise InputError(path, "checkpoint file not found")
     header = read_header(path)
-    tensors, _ = _read_verified(path, header["sha256"])
+    tensors, meta = _read_verified(path, header["sha256"])
+    _check_header_covered(header_path(path), header, meta)
     if header["arch"] not in ARCHITECTURES:
         raise InputError(header_path(path), f"unknown architecture {header['arch']!r}")
     try:

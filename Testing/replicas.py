@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import generate_uid
 
-from test_io_dicom import write_dicom
+from dicom_files import write_dicom
 
 CALC_COLUMNS = ["patient_id", "breast density", "left or right breast", "image view", "abnormality id",
                 "abnormality type", "calc type", "calc distribution", "assessment", "pathology", "subtlety",

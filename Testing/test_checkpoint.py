@@ -81,10 +81,46 @@ def test_tampered_weights_are_refused(tmp_path, trained) -> None:
     assert str(path) in str(err.value)
 
 
+def _as_legacy(path):
+    """Rewrite a checkpoint the way MLNNetLib did before headers were covered (no header copy in the weights)."""
+    import hashlib
+
+    from safetensors.torch import load_file
+    from safetensors.torch import save as st_save
+
+    data = st_save(load_file(str(path)), metadata={"format": FORMAT})
+    path.write_bytes(data)
+    jpath = path.with_suffix(".json")
+    header = json.loads(jpath.read_text())
+    jpath.write_text(json.dumps({**header, "sha256": hashlib.sha256(data).hexdigest()}))
+    return header | {"sha256": hashlib.sha256(data).hexdigest()}
+
+
+def test_edited_header_is_refused_naming_the_key(tmp_path, trained) -> None:
+    # issue 13 item 7: the sha256 covered the weights only; spacing_mm edited by hand changed the resampling
+    path = _save(tmp_path, trained)
+    jpath = path.with_suffix(".json")
+    header = json.loads(jpath.read_text())
+    assert load_checkpoint(path).header["spacing_mm"] == [0.07, 0.07]
+    jpath.write_text(json.dumps({**header, "spacing_mm": [0.14, 0.14]}, indent=2))
+    with pytest.raises(InputError, match=r"m\.json.*changed after.*spacing_mm: \[0\.07, 0\.07\] when written, now \[0\.14, 0\.14\]"):
+        load_checkpoint(path)
+    jpath.write_text(json.dumps({**header, "training": {"steps": 4}}))
+    with pytest.raises(InputError, match=r"training\.steps: 3 when written, now 4"):
+        load_checkpoint(path)
+    jpath.write_text(json.dumps(header, indent=7))  # only the layout changed: still the same header
+    assert load_checkpoint(path).header["spacing_mm"] == [0.07, 0.07]
+
+
 def test_mismatched_k_and_config_are_refused(tmp_path, trained) -> None:
     path = _save(tmp_path, trained)
     jpath = path.with_suffix(".json")
     header = json.loads(jpath.read_text())
+    jpath.write_text(json.dumps({**header, "num_domains": 3}))
+    with pytest.raises(InputError, match=r"num_domains: 2 when written, now 3"):
+        load_checkpoint(path)
+    # a checkpoint written before headers were covered still gets the shape diagnosis
+    header = _as_legacy(path)
     jpath.write_text(json.dumps({**header, "num_domains": 3}))
     with pytest.raises(InputError, match=r"2 domain branches.*K=3"):
         load_checkpoint(path)

@@ -6,41 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import RLELossless, generate_uid
 
 from MLNNetLib.errors import InputError
 from MLNNetLib.io import DEFAULT_SLICE_SPACING_MM, DEFAULT_SPACING_MM, image_info, read_image
 from MLNNetLib.io.dicom import read_dicom_file
 from MLNNetLib.io.sitk_probe import reader_behaviour
 
-MG_CLASS = "1.2.840.10008.5.1.4.1.1.1.2"
-STORED = (np.arange(30, dtype=np.uint16).reshape(5, 6) * 100)  # 0..2900, fits 12 bits
-
-
-def write_dicom(path: Path, stored: np.ndarray, photometric: str = "MONOCHROME2", series_uid: str | None = None,
-                bits_stored: int = 12, **tags) -> Path:
-    """A minimal but valid Part-10 file; ``tags`` are set verbatim (e.g. PixelSpacing=[0.1, 0.2])."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MG_CLASS
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = MG_CLASS, meta.MediaStorageSOPInstanceUID
-    ds.Modality = "MG"
-    ds.SeriesInstanceUID = series_uid or generate_uid()
-    ds.PhotometricInterpretation = photometric
-    ds.SamplesPerPixel = 1
-    ds.Rows, ds.Columns = stored.shape[-2:]
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, bits_stored, bits_stored - 1, 0
-    if stored.ndim == 3:
-        ds.NumberOfFrames = stored.shape[0]
-    for key, value in tags.items():
-        setattr(ds, key, value)
-    ds.PixelData = np.ascontiguousarray(stored, dtype=np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-    return path
+from dicom_files import STORED, write_dicom  # shared with the bad-input suite
 
 
 def test_probe_predicts_raw_simpleitk_output(tmp_path):

@@ -29,12 +29,14 @@ PHASES = ("baseline", "inference")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from MLNNetLib.cli.args import positive_float, positive_int
+
     p.add_argument("--shape", type=int, nargs=2, default=ms.FULL_SHAPE, metavar=("ROWS", "COLS"),
                    help="synthetic mammogram size (default 3000 4600)")
     p.add_argument("--config", default="small", help="model config name (default small)")
-    p.add_argument("--spacing", type=float, default=ms.DEFAULT_SPACING_MM, help="pixel spacing in mm (default 0.07)")
+    p.add_argument("--spacing", type=positive_float, default=ms.DEFAULT_SPACING_MM, help="pixel spacing in mm (default 0.07)")
     p.add_argument("--domain", default="ffdm", help="synthetic domain of the image (default ffdm)")
-    p.add_argument("--batch-size", type=int, default=4, help="tiles per forward (default 4)")
+    p.add_argument("--batch-size", type=positive_int, default=4, help="tiles per forward (default 4)")
     p.add_argument("--overlap", type=float, default=0.25, help="sliding-window overlap (default 0.25)")
     p.add_argument("--stat-tiles", type=int, default=4, help="tissue tiles per domain for the statistics (default 4)")
     p.add_argument("--seed", type=int, default=0)

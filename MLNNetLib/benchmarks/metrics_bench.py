@@ -20,14 +20,18 @@ from scipy import ndimage
 HELP = "HD/HD95/ASD/ASSD on large sparse masks: MLNNetLib.metrics vs medpy (target: >= 5x faster, equal values)."
 TARGET_RATIO = 5.0
 TOLERANCE = 1e-6
+MIN_SIZE = 32  # objects are placed 10 px from the border and are up to 17 px wide
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=2048, help="side of the square masks in pixels (default 2048)")
-    p.add_argument("--objects", type=int, default=200, help="number of reference objects (default 200)")
-    p.add_argument("--spacing", type=float, nargs=2, default=(0.07, 0.07), metavar=("ROW_MM", "COL_MM"),
+    from MLNNetLib.cli.args import int_at_least, positive_float, positive_int
+
+    p.add_argument("--size", type=int_at_least(MIN_SIZE), default=2048,
+                   help=f"side of the square masks in pixels, >= {MIN_SIZE} (default 2048)")
+    p.add_argument("--objects", type=positive_int, default=200, help="number of reference objects (default 200)")
+    p.add_argument("--spacing", type=positive_float, nargs=2, default=(0.07, 0.07), metavar=("ROW_MM", "COL_MM"),
                    help="pixel spacing in mm, array order (default 0.07 0.07)")
-    p.add_argument("--repeats", type=int, default=3, help="timed repetitions, best kept (default 3)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed repetitions, best kept (default 3)")
     p.add_argument("--seed", type=int, default=0)
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from MLNNetLib.errors import InputError
+from MLNNetLib.log import get_logger
+
+log = get_logger(__name__)
 
 POSITIVE_NAMES = ("malignant", "m", "1", "1.0", "true", "yes", "positive")
 
@@ -58,17 +61,38 @@ def read_table(path: str | os.PathLike) -> FeatureTable:
     return FeatureTable(header, body, path)
 
 
+def _parses(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
 def numeric_columns(table: FeatureTable, exclude: Sequence[str] = ()) -> list[str]:
-    """Columns whose every cell parses as a number, minus ``exclude`` (the label, ids)."""
-    names = []
+    """Feature columns: those with at least one numeric cell, minus ``exclude`` (the label, ids).
+
+    A feature column with a blank or text cell is refused, naming the column and the cells: dropping the
+    whole column for one bad cell changed the model without a word (AUC 0.688 -> 0.562 on one table).
+    Columns without any number (ids, names) are not features; they are logged.
+    """
+    names, skipped = [], []
     for name in table.header:
         if name in exclude:
             continue
-        try:
-            [float(c) for c in table.column(name)]
-        except ValueError:
+        cells = table.column(name)
+        bad = [(i + 2, c) for i, c in enumerate(cells) if not _parses(c)]
+        if len(bad) == len(cells):
+            skipped.append(name)
             continue
+        if bad:
+            shown = ", ".join(f"row {r} {'is blank' if not c else f'is {c!r}'}" for r, c in bad[:3])
+            more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+            raise InputError(table.path, f"column {name!r} is numeric but {shown}{more}: not a number; fill in the "
+                                         f"value(s) or leave the column out with --exclude {name}")
         names.append(name)
+    if skipped:
+        log.info("%s: column(s) without numbers not used as features: %s", table.path, skipped)
     return names
 
 

@@ -2,6 +2,8 @@
 
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
 Modules are imported only when their command runs, so ``mlnnet info`` does not pay for torch.
+``main`` is the single error boundary (``failures.explain``): bad input exits 2 with one named line,
+never a traceback; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
 from MLNNetLib import __version__, log
-from MLNNetLib.errors import Cancelled, InputError
+from MLNNetLib.cli.failures import EXIT_CANCELLED, debug_requested, explain
 
 COMMANDS: dict[str, str] = {
     "info": "Print a JSON summary of an image file (shape, spacing and where it came from, warnings).",
@@ -38,30 +41,36 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"MLNNetLib {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback when a command fails")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     chosen = next((a for a in argv if a in COMMANDS), None)
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if name == chosen:  # import only the command that runs
             importlib.import_module(_module_name(name)).add_arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit status (0 ok, 1 bug, 2 bad input or environment, 130 cancelled)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    log.configure(-1 if args.quiet else args.verbose)
-    module = importlib.import_module(_module_name(args.command))
+    debug = "--debug" in argv or debug_requested(False, 0)
     try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        debug = debug_requested(getattr(args, "debug", False), args.verbose)
+        log.configure(-1 if args.quiet else args.verbose)
+        module = importlib.import_module(_module_name(args.command))
         return int(module.run(args) or 0)
-    except (InputError, FileExistsError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Cancelled:
-        print("cancelled", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:  # SystemExit (argparse, --help) passes through
+        return _report(exc, debug)
+
+
+def _report(exc: BaseException, debug: bool) -> int:
+    code, message = explain(exc)
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    print(message if code == EXIT_CANCELLED else f"error: {message}", file=sys.stderr)
+    return code

@@ -19,8 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from MLNNetLib.experiments.ablation import run_ablation
+    from MLNNetLib.outputs import OutputPlan
 
-    result = run_ablation(Path(args.out), "quick" if args.quick else "full", args.source_domain, args.targets, args.seed, args.device)
+    plan = OutputPlan(overwrite=True)  # reruns reuse and refresh the folder's files
+    plan.folder(args.out, option="--out")
+    with plan:  # --out checked writable before the long run; removed again if a failed run left it empty
+        result = run_ablation(Path(args.out), "quick" if args.quick else "full", args.source_domain, args.targets, args.seed, args.device)
     print(result.table)
     print(f"\nreport: {Path(args.out) / 'ablation.md'}")
     return 0

@@ -42,18 +42,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from MLNNetLib.checkpoint import header_path
     from MLNNetLib.experiments.malignancy import AnalysisConfig, run_analysis
+    from MLNNetLib.outputs import OutputPlan
     from MLNNetLib.progress import TqdmProgress
+    from MLNNetLib.synth.memory import check_synth_memory
 
     if not args.model:
         raise InputError(None, NO_MODEL)
+    check_synth_memory(tuple(args.shape), 1, args.cases)
+    plan = OutputPlan(args.overwrite, inputs=[args.model, header_path(args.model)])
+    plan.folder(args.out, option="--out")
     cfg = AnalysisConfig(
         model=args.model, out=args.out, domains=list(args.domains), cases=args.cases, seed=args.seed,
         folds=None if args.split else args.folds, models=[m for m in args.models.split(",") if m.strip()],
         shape=tuple(args.shape), spacing_mm=args.spacing, selection=args.selection, threshold=args.threshold, device=args.device,
         overlays=args.overlays, n_boot=args.bootstrap, overwrite=args.overwrite,
     )
-    summary = run_analysis(cfg, TqdmProgress("analysis", disable=True if args.no_progress else None))
+    with plan:  # --out checked writable first; removed again if a failed run left it empty
+        summary = run_analysis(cfg, TqdmProgress("analysis", disable=True if args.no_progress else None))
     seg = summary["segmentation"]["all"]
     print(json.dumps({
         "out": args.out, "report": f"{args.out}/report.md", "cases": seg["cases"], "mean_dice": seg["mean_dice"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 HELP = "Train or apply benign/malignant classifiers on calcification features."
 
@@ -32,7 +33,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true")
 
 
+def _plan(args: argparse.Namespace):
+    """Outputs of the action, declared before any work: all written together at the end, or none."""
+    from MLNNetLib.classify.training import OUTPUT_FILES
+    from MLNNetLib.outputs import OutputPlan
+
+    plan = OutputPlan(args.overwrite)
+    plan.add_inputs(args.features, option="--features")
+    if args.action == "train":
+        plan.folder(args.out, option="--out")
+        kinds = {".json": "json", ".png": "figure", ".skops": "classifier"}
+        for name in OUTPUT_FILES:
+            plan.file(Path(args.out) / name, kinds[Path(name).suffix], option="--out")
+    else:
+        plan.add_inputs(args.model, option="--model")
+        if args.out:
+            plan.file(args.out, "table", option="--out")
+    return plan
+
+
 def run(args: argparse.Namespace) -> int:
+    with _plan(args):
+        result = _run(args)
+    print(json.dumps(result))  # only once every output is in place
+    return 0
+
+
+def _run(args: argparse.Namespace) -> dict:
     from MLNNetLib.classify import parse_model_list, predict_table, train_classifiers
 
     if args.action == "train":
@@ -42,8 +69,6 @@ def run(args: argparse.Namespace) -> int:
             exclude=[c.strip() for c in args.exclude.split(",") if c.strip()], positive=args.positive,
             n_boot=args.bootstrap, overwrite=args.overwrite,
         )
-        print(json.dumps({"out": args.out, "models": metrics["models"], "saved_model": metrics["saved_model"]["name"]}))
-        return 0
+        return {"out": args.out, "models": metrics["models"], "saved_model": metrics["saved_model"]["name"]}
     results = predict_table(args.model, args.features, args.out, args.overwrite)
-    print(json.dumps({"out": args.out, "rows": results} if args.out is None else {"out": args.out, "n": len(results)}))
-    return 0
+    return {"out": args.out, "rows": results} if args.out is None else {"out": args.out, "n": len(results)}

@@ -20,8 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from MLNNetLib.experiments.demo import run_demo
+    from MLNNetLib.outputs import OutputPlan
 
-    result = run_demo(Path(args.out), args.profile, args.source_domain, args.seed, args.device, args.arch)
+    plan = OutputPlan(overwrite=True)  # reruns reuse and refresh the folder's files
+    plan.folder(args.out, option="--out")
+    with plan:  # --out checked writable before the long run; removed again if a failed run left it empty
+        result = run_demo(Path(args.out), args.profile, args.source_domain, args.seed, args.device, args.arch)
     print(result.table)
     print(f"\nreport: {Path(args.out) / 'report.md'}")
     return 0

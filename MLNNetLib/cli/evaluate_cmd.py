@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from MLNNetLib.cli.args import positive_float
 from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
 
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="folder mode: where evaluation_cases.csv and evaluation_summary.json go "
                                       "(default: the prediction folder)")
     parser.add_argument("--overwrite", action="store_true", help="folder mode: replace existing evaluation files")
-    parser.add_argument("--spacing", type=float, nargs="+", metavar="MM",
+    parser.add_argument("--spacing", type=positive_float, nargs="+", metavar="MM",
                         help="pixel spacing in mm, array order (rows cols [or slices rows cols]); "
                              "one value = isotropic; default: the reference file's spacing")
     parser.add_argument("--no-clusters", action="store_true", help="skip cluster-level detection")

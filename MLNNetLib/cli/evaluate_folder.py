@@ -15,7 +15,7 @@ log = get_logger(__name__)
 
 def run_folder(args: argparse.Namespace) -> int:
     from MLNNetLib.metrics.folder import evaluate_folder, output_targets, write_outputs
-    from MLNNetLib.atomic import check_writable
+    from MLNNetLib.outputs import OutputPlan
     from MLNNetLib.progress import TqdmProgress
 
     if args.spacing is not None:
@@ -23,12 +23,15 @@ def run_folder(args: argparse.Namespace) -> int:
     if args.ref and args.manifest:
         raise InputError(None, "give --ref DIR or --manifest, not both")
     out = Path(args.out or args.pred)
-    for target in output_targets(out):  # before any work
-        if target.exists() and not args.overwrite:
-            check_writable(target, False)
+    plan = OutputPlan(args.overwrite, inputs=[args.manifest])
+    cases_target, summary_target = output_targets(out)
+    plan.file(cases_target, "table", option="per-case table")
+    plan.file(summary_target, "json", option="summary")
+    plan.validate()  # before any work
     rows, summary = evaluate_folder(args.pred, args.ref, args.manifest, clusters=not args.no_clusters,
                                     progress=TqdmProgress("evaluate"))
-    cases_csv, summary_json = write_outputs(rows, summary, out, args.overwrite)
+    with plan:  # both files committed together
+        cases_csv, summary_json = write_outputs(rows, summary, out, args.overwrite)
     for status in ("missing_pred", "missing_ref", "failed"):
         if summary[status]:
             log.warning("%d case(s) %s: %s", len(summary[status]), status.replace("_", " "), ", ".join(summary[status][:10]))

@@ -107,14 +107,19 @@ def run(args: argparse.Namespace) -> int:
         return _cache(args, progress)
 
     from MLNNetLib.datasets.manifest import MANIFEST_NAME, check_manifest, raise_problems, write_manifest
-    from MLNNetLib.datasets.staging import publish, refuse_existing, staging_folder
+    from MLNNetLib.datasets.staging import publish, staging_folder
+
+    from MLNNetLib.outputs import OutputPlan
 
     out = Path(args.out)
     manifest = out / MANIFEST_NAME
-    refuse_existing([manifest], args.overwrite)
     source = Path(args.source)
     if not source.is_dir():
         raise InputError(source, "not a folder")
+    check = OutputPlan(args.overwrite, inputs=[source])
+    check.folder(out, option="--out")
+    check.file(manifest, "json", option="manifest")
+    check.validate()  # writable, not the collection itself, no manifest there unless --overwrite
     skipped: list[dict] = []
     domain = args.domain or args.format
     if args.format == "pairs":

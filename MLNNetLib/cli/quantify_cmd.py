@@ -25,17 +25,32 @@ def _json_safe(value: float) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from MLNNetLib.atomic import check_writable
+    from MLNNetLib.outputs import OutputPlan
+
+    plan = OutputPlan(args.overwrite)
+    plan.add_inputs(args.image, option="--image")
+    plan.add_inputs(args.mask, option="--mask")
+    if args.out:
+        plan.file(args.out, "table", option="--out")
+    if args.clusters_out:
+        plan.file(args.clusters_out, "table", option="--clusters-out")
+    with plan:  # checked before any work, both tables committed together
+        features = _quantify(args)
+    print(json.dumps({k: _json_safe(v) for k, v in features.items()}))
+    return 0
+
+
+def _quantify(args: argparse.Namespace) -> dict:
     from MLNNetLib.errors import InputError
     from MLNNetLib.io import read_image, read_mask
     from MLNNetLib.quantify import CLUSTER_COLUMNS, COLUMNS, quantify, write_table
 
-    for out in (args.out, args.clusters_out):
-        if out:
-            check_writable(out, args.overwrite)  # fail before the work, not after
     image = read_image(args.image)
     mask = read_mask(args.mask, like=image)
     img, msk, spacing = image.array, mask.array, image.spacing
+    if img.ndim == 2 and args.slice is not None:
+        raise InputError(args.image, f"--slice {args.slice} given, but the image is 2-D ({img.shape[0]}x{img.shape[1]} px); "
+                                     "--slice picks a slice of a 3-D (DBT) image: leave it out")
     if img.ndim == 3:
         if args.slice is None:
             if img.shape[0] != 1:
@@ -51,5 +66,4 @@ def run(args: argparse.Namespace) -> int:
         write_table(args.out, result.calcifications, COLUMNS, overwrite=args.overwrite)
     if args.clusters_out:
         write_table(args.clusters_out, result.clusters, CLUSTER_COLUMNS, overwrite=args.overwrite)
-    print(json.dumps({k: _json_safe(v) for k, v in result.features.items()}))
-    return 0
+    return result.features

@@ -2,8 +2,12 @@
 
 The mask (uint8, the input's geometry) goes to ``--output`` (default ``<input stem>_calc.nrrd`` beside the
 input), the summary (branch, scores, OOD flag, tiles, seconds, decisions, model path) beside it as
-``<mask stem>.json`` and to stdout. Nothing is written over an existing file without ``--overwrite``;
-every output path is checked before the (long) computation starts.
+``<mask stem>.json`` and to stdout. Every output is declared in an ``OutputPlan``: checked before the (long)
+computation starts (writable folder, a format that holds the data, not an input, not existing unless
+``--overwrite``) and all of them renamed into place together at the end, so a failed run leaves nothing.
+``--overlay`` adds a quick-look PNG, ``--format dicom-seg`` writes the mask as a DICOM SEG. A folder (``--input DIR
+--output DIR``) or a manifest (``--manifest M --output DIR``) is handled by ``segment_folder`` (one model load,
+one mask + JSON per case, summary.csv, finished cases skipped).
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import argparse
 import json
 from pathlib import Path
 
-from MLNNetLib.atomic import check_writable, write_text
+from MLNNetLib.atomic import write_text
+from MLNNetLib.cli.args import positive_float
 from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
+from MLNNetLib.outputs import OutputPlan
 
 HELP = "Segment microcalcifications in an image with a trained model."
 log = get_logger(__name__)
@@ -45,10 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass (default 4)")
     parser.add_argument("--spacing-policy", default="resample", choices=("resample", "refuse"),
                         help="when the pixel spacing differs >10%% from training: resample (default) or refuse")
-    parser.add_argument("--default-spacing", type=float, metavar="MM",
+    parser.add_argument("--default-spacing", type=positive_float, metavar="MM",
                         help="pixel spacing to assume when the file has none (default: the library default, with a warning)")
     parser.add_argument("--roi", type=int, nargs=4, metavar=("ROW0", "COL0", "ROW1", "COL1"),
                         help="segment only this pixel box (half open); elsewhere the mask is 0")
+    parser.add_argument("--allow-no-breast", action="store_true",
+                        help="segment even when no breast is found (noise, a blank export, a non-mammogram)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -61,34 +69,36 @@ def _stem(path: Path) -> str:
     return path.name[: len(path.name) - len(suffix)] if suffix else path.name
 
 
-def output_paths(args: argparse.Namespace) -> tuple[Path, Path, Path | None]:
-    """(mask, summary JSON, probability or None), all checked writable before any work."""
+def output_plan(args: argparse.Namespace) -> tuple[OutputPlan, Path, Path, Path | None]:
+    """The run's outputs (mask, summary JSON, probability or None, overlay), declared before any work."""
+    from MLNNetLib.checkpoint import header_path
+
     source = Path(args.input)
-    default_suffix = "_calc.seg.dcm" if getattr(args, "format", "nrrd") == "dicom-seg" else "_calc.nrrd"
-    mask = Path(args.output) if args.output else source.parent / f"{_stem(source)}{default_suffix}"
-    summary = mask.parent / f"{_stem(mask).removesuffix('.seg')}.json"
+    plan = OutputPlan(args.overwrite)
+    plan.add_inputs(args.input, option="--input")
+    plan.add_inputs(args.model, header_path(args.model), option="--model")
+    if args.format == "dicom-seg":
+        mask = plan.file(args.output or source.parent / f"{_stem(source)}_calc.seg.dcm", "dicom", option="--output")
+    else:
+        mask = plan.image(args.output or source.parent / f"{_stem(source)}_calc.nrrd", "uint8", option="--output")
+    base = _stem(mask).removesuffix(".seg")
+    summary = plan.file(mask.parent / f"{base}.json", "json", option="summary of --output")
     if args.probability == "auto":
-        args.probability = str(mask.parent / f"{_stem(mask).removesuffix('.seg')}_prob.nrrd")
-    if getattr(args, "overlay", None) == "auto":
-        args.overlay = str(mask.parent / f"{_stem(mask).removesuffix('.seg').removesuffix('_calc')}_overlay.png")
-    prob = Path(args.probability) if args.probability else None
-    outputs = [mask, summary] + ([prob] if prob else []) + ([Path(args.overlay)] if getattr(args, "overlay", None) else [])
-    if len({p.resolve() for p in outputs + [source]}) != len(outputs) + 1:
-        raise FileExistsError(f"{mask}: output paths must differ from each other and from the input")
-    for p in outputs:
-        check_writable(p, args.overwrite)
-    return mask, summary, prob
+        args.probability = str(mask.parent / f"{base}_prob.nrrd")
+    if args.overlay == "auto":
+        args.overlay = str(mask.parent / f"{base.removesuffix('_calc')}_overlay.png")
+    if args.overlay:
+        plan.file(args.overlay, "figure", option="--overlay")
+    prob = plan.image(args.probability, "float32", option="--probability") if args.probability else None
+    return plan, mask, summary, prob
 
 
 def run(args: argparse.Namespace) -> int:
-    from MLNNetLib.checkpoint import load_checkpoint
-    from MLNNetLib.inference import InferenceOptions, segment_image
-    from MLNNetLib.io import read_image, write_image
-    from MLNNetLib.progress import TqdmProgress
+    from MLNNetLib.inference import InferenceOptions
 
     options = InferenceOptions(
         tile=args.tile, overlap=args.overlap, mode=args.mode, threshold=args.threshold, batch_size=args.batch_size,
-        device=args.device, spacing_policy=args.spacing_policy,
+        device=args.device, spacing_policy=args.spacing_policy, require_breast=not args.allow_no_breast,
     )
     from MLNNetLib.cli.segment_folder import folder_mode, run_folder
 
@@ -96,13 +106,29 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "give --input (an image, series folder or folder of images) or --manifest")
     if folder_mode(args):
         return run_folder(args, options)
-    mask_path, summary_path, prob_path = output_paths(args)
+    plan, mask_path, summary_path, prob_path = output_plan(args)
+    with plan:  # validated here, before the checkpoint is even read; committed together at the end
+        summary = _segment(args, options, plan, mask_path, summary_path, prob_path)
+    print(json.dumps(summary, allow_nan=False))
+    return 0
+
+
+def _segment(args: argparse.Namespace, options, plan: OutputPlan, mask_path: Path, summary_path: Path,
+             prob_path: Path | None) -> dict:
+    from MLNNetLib.checkpoint import load_checkpoint
+    from MLNNetLib.inference import segment_image
+    from MLNNetLib.io import read_image, write_image
+    from MLNNetLib.progress import TqdmProgress
+
     ckpt = load_checkpoint(args.model)
     image = read_image(args.input, default_spacing=args.default_spacing)
     if args.format == "dicom-seg" and image.meta.get("format") != "DICOM":
         raise InputError(args.input, "--format dicom-seg needs a DICOM input (a SEG references its source images)")
     for warning in image.warnings:
         log.warning("%s: %s", args.input, warning)
+    for path in (None if args.format == "dicom-seg" else mask_path, prob_path):
+        if path is not None:
+            plan.check_image(path, image.array.ndim)  # a 2-D format cannot hold a DBT stack
     selection = args.branch if args.branch is not None else args.selection
     progress = TqdmProgress("segment", disable=True if args.no_progress else None)
     result = segment_image(ckpt, image, selection=selection, options=options, progress=progress,
@@ -131,5 +157,4 @@ def run(args: argparse.Namespace) -> int:
     }
     text = json.dumps(summary, indent=2, allow_nan=False)
     write_text(summary_path, text + "\n", overwrite=args.overwrite)
-    print(json.dumps(summary, allow_nan=False))
-    return 0
+    return summary

@@ -39,6 +39,11 @@ def run_folder(args: argparse.Namespace, options) -> int:
     if getattr(args, "roi", None):
         raise InputError(None, "--roi is a single-image option")
     out = Path(args.output)
+    from MLNNetLib.outputs import OutputPlan
+
+    check = OutputPlan(args.overwrite, inputs=[args.model, args.manifest])
+    check.folder(out, option="--output")
+    check.validate()  # writable, not an input (inside the input folder is fine: it is left out of the cases)
     if args.manifest:
         cases, problems = manifest_cases(args.manifest), []
     else:

@@ -6,6 +6,8 @@ import argparse
 import json
 import time
 
+from MLNNetLib.cli.args import positive_int
+
 HELP = "Generate labelled synthetic mammograms of one scanner-like domain."
 
 
@@ -14,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--domain", required=True, choices=[*DOMAINS, "all"],
                         help="scanner-like domain; 'all' writes one sub-folder per domain with the same cases")
-    parser.add_argument("--count", type=int, required=True, help="number of cases")
+    parser.add_argument("--count", type=positive_int, required=True, help="number of cases")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (same seed = same cases in every domain)")
     parser.add_argument("--out", required=True, help="output folder (images/, masks/, manifest.json, contact_sheet.png)")
     parser.add_argument("--shape", type=int, nargs=2, metavar=("H", "W"), default=list(DEFAULT_SHAPE),
@@ -26,14 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from MLNNetLib.outputs import OutputPlan
     from MLNNetLib.progress import TqdmProgress
     from MLNNetLib.synth import DOMAINS, write_datasets
+    from MLNNetLib.synth.memory import check_synth_memory
 
     domains = list(DOMAINS) if args.domain == "all" else [args.domain]
+    check_synth_memory(tuple(args.shape), len(domains), args.count)  # before any folder exists
+    plan = OutputPlan(args.overwrite)
+    plan.folder(args.out, option="--out")
     start = time.perf_counter()
-    manifests = write_datasets(domains, args.count, args.seed, args.out, tuple(args.shape), args.spacing,
-                               None if args.case_label == "mixed" else args.case_label, args.overwrite,
-                               TqdmProgress("synth"), subfolders=args.domain == "all")
+    with plan:  # --out checked writable first; removed again if a failed run left it empty
+        manifests = write_datasets(domains, args.count, args.seed, args.out, tuple(args.shape), args.spacing,
+                                   None if args.case_label == "mixed" else args.case_label, args.overwrite,
+                                   TqdmProgress("synth"), subfolders=args.domain == "all")
     result = {"out": str(args.out), "count": args.count, "seed": args.seed, "shape": list(args.shape),
               "spacing_mm": args.spacing, "case_label": args.case_label,
               "manifests": {k: str(v) for k, v in manifests.items()},

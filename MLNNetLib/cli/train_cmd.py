@@ -85,6 +85,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    final = train(config_from_args(args))
+    from MLNNetLib.outputs import OutputPlan
+
+    config = config_from_args(args)
+    plan = OutputPlan(args.overwrite, inputs=[args.data])
+    plan.folder(args.out, option="--out")
+    with plan:  # --out checked writable before the data is read; removed again if a failed run left it empty
+        final = train(config)
     print(json.dumps({"model": str(final), "header": str(final.with_suffix(".json"))}))
     return 0

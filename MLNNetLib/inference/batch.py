@@ -12,7 +12,6 @@ case; it is replaced only if it is one of ours (same header) or with ``overwrite
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from MLNNetLib.atomic import atomic_path, write_text
+from MLNNetLib.atomic import write_text
 from MLNNetLib.errors import InputError
 from MLNNetLib.inference.discover import FolderCase
 from MLNNetLib.log import get_logger
@@ -104,6 +103,7 @@ def _segment_one(ckpt: Any, case: FolderCase, paths: dict[str, Path], opts: Batc
     from MLNNetLib.quantify.clusters import find_clusters
 
     start = time.perf_counter()
+    case_plan(case, paths, opts).validate()  # before the image is read: writable, right formats, not an input
     image = read_image(case.source, default_spacing=opts.default_spacing)
     if opts.fmt == "dicom-seg" and image.meta.get("format") != "DICOM":
         raise InputError(case.source, "--format dicom-seg needs a DICOM input; this file is not DICOM")
@@ -120,24 +120,41 @@ def _segment_one(ckpt: Any, case: FolderCase, paths: dict[str, Path], opts: Batc
                "foreground_pixels": int(np.count_nonzero(result.mask)), "calcifications": calcs, "clusters": clusters,
                **result.summary()}
     summary["seconds"] = round(time.perf_counter() - start, 3)
-    with contextlib.ExitStack() as stack:  # every file to a temporary name; renamed together, the JSON last
-        tmp_summary = stack.enter_context(atomic_path(paths["summary"], opts.overwrite))
-        tmp = {k: stack.enter_context(atomic_path(p, opts.overwrite)) for k, p in paths.items() if k != "summary"}
+    with case_plan(case, paths, opts):  # staged and renamed together, the JSON last
         if opts.fmt == "dicom-seg":
             from MLNNetLib.io.dicom_seg import write_dicom_seg
 
-            write_dicom_seg(result.mask, image.meta.get("files") or [image.path], tmp["mask"], overwrite=True)
+            write_dicom_seg(result.mask, image.meta.get("files") or [image.path], paths["mask"], overwrite=opts.overwrite)
         else:
-            write_image(result.mask, image.geometry, tmp["mask"], overwrite=True)
-        if "probability" in tmp:
-            write_image(result.probability, image.geometry, tmp["probability"], overwrite=True)
-        if "overlay" in tmp:
+            write_image(result.mask, image.geometry, paths["mask"], overwrite=opts.overwrite)
+        if "probability" in paths:
+            write_image(result.probability, image.geometry, paths["probability"], overwrite=opts.overwrite)
+        if "overlay" in paths:
             from MLNNetLib.inference.overlay import write_overlay
 
             branch = "union" if result.branch is None else f"branch {result.branch}"
-            write_overlay(tmp["overlay"], image.array, result.mask, image.spacing[-2:], f"{case.id} ({branch})", overwrite=True)
-        tmp_summary.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+            write_overlay(paths["overlay"], image.array, result.mask, image.spacing[-2:], f"{case.id} ({branch})",
+                          overwrite=opts.overwrite)
+        write_text(paths["summary"], json.dumps(summary, indent=2, allow_nan=False) + "\n", overwrite=opts.overwrite)
     return summary
+
+
+def case_plan(case: FolderCase, paths: dict[str, Path], opts: BatchOptions):
+    """The OutputPlan of one case (MLNNetLib.outputs): declared outputs, validated, committed together; the
+    summary JSON is declared last, so it is renamed last and marks the case as finished."""
+    from MLNNetLib.outputs import OutputPlan
+
+    plan = OutputPlan(opts.overwrite, inputs=[case.source])
+    if opts.fmt == "dicom-seg":
+        plan.file(paths["mask"], "dicom", option="mask")
+    else:
+        plan.image(paths["mask"], "uint8", option="mask")
+    if "probability" in paths:
+        plan.image(paths["probability"], "float32", option="probability")
+    if "overlay" in paths:
+        plan.file(paths["overlay"], "figure", option="overlay")
+    plan.file(paths["summary"], "json", option="summary")
+    return plan
 
 
 def segment_cases(ckpt: Any, cases: list[FolderCase], out: Path, opts: BatchOptions,

@@ -24,6 +24,7 @@ class InferenceOptions:
     spacing_tolerance: float = 0.10
     blend: str = "gaussian"  # "gaussian", "cosine" or "constant"
     selection_tiles: int = 16  # tissue tiles used for the once-per-image branch selection (8 left ties on the demo images)
+    require_breast: bool = True  # refuse an image in which no breast is found (noise, blank export); False = warn
 
     def __post_init__(self) -> None:
         problems = []

@@ -19,6 +19,7 @@ import torch
 from MLNNetLib import selection as selection_pkg
 from MLNNetLib.errors import InputError
 from MLNNetLib.image import Image
+from MLNNetLib.inference.breast_check import evidence, no_breast_problem
 from MLNNetLib.inference.options import InferenceOptions
 from MLNNetLib.inference.paper_mode import paper_predict, paper_quarters
 from MLNNetLib.inference.predictor import make_predictor
@@ -104,11 +105,13 @@ def segment_image(
     plans: list[TilePlan] = []
     breast_sum, breast_count = 0.0, 0
     quarter_counts: list[int] = []
+    seen: list = []  # breast evidence per plane (is there a breast at all?)
     for z in range(z_count):
         if progress is not None:
             progress.check()
         plane = planes.get(z, keep=z_count == 1)
         breast_sum, breast_count = breast_sum + plane.breast_sum, breast_count + plane.breast_count
+        seen.append(evidence(plane.work[0, :wh, :ww], plane.mask[0, :wh, :ww]))
         if opts.mode == "sliding":
             plans.append(plan_stack(plane.work, tile, opts.overlap, plane.mask)[0])
             candidates.offer(z, plane, plans[-1].tiles, tile)
@@ -125,6 +128,7 @@ def segment_image(
         batches = [-(-len(p.tiles) // opts.batch_size) for p in plans]
     else:
         batches = [-(-n // opts.batch_size) for n in quarter_counts]
+    _check_breast(seen, opts, image.is_volume, roi is not None, path, decisions)
 
     # branch selection, once for the image or series
     branch, scores, ood, method = _choose_branch(ckpt, model, num_domains, selection, candidates.tiles(), input_mean, device, decisions)
@@ -160,6 +164,16 @@ def segment_image(
         mask=mask, probability=full, branch=branch, scores=scores, ood=ood, tiles=n_tiles, skipped_tiles=n_skip,
         seconds=seconds, decisions=list(decisions), selection=method, options=opts.to_dict(),
     )
+
+
+def _check_breast(seen: list, opts: InferenceOptions, volume: bool, has_roi: bool, path: str | None, decisions: _Decisions) -> None:
+    """Refuse (or, with ``require_breast=False``, warn about) an image in which no plane shows a breast."""
+    problem = no_breast_problem(seen, "series" if volume else "ROI" if has_roi else "image")
+    if problem is None:
+        return
+    if opts.require_breast:
+        raise InputError(path, f"{problem}; nothing was segmented (--allow-no-breast segments it anyway)")
+    decisions.add(f"{problem}; segmenting anyway as asked (require_breast=False)", logging.WARNING)
 
 
 class _SeriesProgress:

@@ -23,6 +23,7 @@ from MLNNetLib.io.dicom_tags import DicomHeader, is_dicom_file, parse_header, re
 from MLNNetLib.io.sitk_probe import ReaderBehaviour, reader_behaviour
 from MLNNetLib.io.validate import to_gray
 from MLNNetLib.log import get_logger
+from MLNNetLib.resources import check_memory
 
 log = get_logger(__name__)
 
@@ -39,6 +40,43 @@ _PYDICOM_NATIVE = {
 DECODERS = ("auto", "pydicom", "sitk")
 
 
+RLE_MAX_RATIO = 64  # RLE codes at most 128 equal bytes in 2: no RLE stream decodes to more than 64x its size
+MEMORY_ADVICE = "the header's Rows/Columns/NumberOfFrames may be wrong; otherwise use a machine with more memory"
+
+
+def expected_pixel_bytes(header: DicomHeader) -> int:
+    """Bytes of native pixel data the header's Rows x Columns x frames x samples x BitsAllocated describe."""
+    n = header.rows * header.columns * header.frames * header.samples_per_pixel
+    return (n * header.bits_allocated + 7) // 8
+
+
+def check_pixel_data(header: DicomHeader) -> None:
+    """Header against pixel data, before anything is decoded or allocated (a header claiming 65535x65535
+    pixels over 294 KB of data used to take 14 s and end in a 32 GiB allocation error)."""
+    path = header.path
+    if header.rows < 1 or header.columns < 1 or header.frames < 1:
+        raise InputError(path, f"header describes an empty image (Rows {header.rows}, Columns {header.columns}, "
+                               f"NumberOfFrames {header.frames})")
+    need = expected_pixel_bytes(header)
+    layout = (f"Rows {header.rows} x Columns {header.columns} x {header.frames} frame(s) x "
+              f"{header.samples_per_pixel} sample(s) x {header.bits_allocated} bits")
+    extent = header.pixel_extent
+    if extent is not None and extent.length is not None and extent.length < need:
+        raise InputError(path, f"the header ({layout}) needs {need:,} bytes of pixel data, but the file holds "
+                               f"{extent.length:,}: header and pixel data disagree (truncated or corrupt file); "
+                               "nothing was decoded")
+    if extent is not None and extent.encapsulated and header.transfer_syntax == "1.2.840.10008.1.2.5":
+        stream = max(extent.file_size - extent.offset, 0)
+        if stream * RLE_MAX_RATIO < need:
+            raise InputError(path, f"the header ({layout}) needs {need:,} bytes of pixel data, but the file's "
+                                   f"{stream:,} bytes of RLE data can hold at most {stream * RLE_MAX_RATIO:,}: header "
+                                   "and pixel data disagree (truncated or corrupt file); nothing was decoded")
+    pixels = header.rows * header.columns * header.frames
+    # decoded stored values + the raw bytes + the float32 result + one float64 frame
+    estimate = 2 * need + 4 * pixels + 8 * header.rows * header.columns * header.samples_per_pixel
+    check_memory(estimate, f"decoding {layout}", path, MEMORY_ADVICE)
+
+
 def _sitk_pixels(path: str) -> tuple[np.ndarray, int]:
     image = sitk.ReadImage(path)
     return sitk.GetArrayFromImage(image), image.GetNumberOfComponentsPerPixel()
@@ -52,6 +90,7 @@ def _pixels(header: DicomHeader, warnings: list[str], decoder: str = "auto") -> 
     """
     if decoder not in DECODERS:
         raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    check_pixel_data(header)
     path = header.path
     use_pydicom = decoder == "pydicom" or (
         decoder == "auto" and header.transfer_syntax in _PYDICOM_NATIVE and header.photometric != "PALETTE COLOR")
@@ -82,12 +121,18 @@ def _pixels(header: DicomHeader, warnings: list[str], decoder: str = "auto") -> 
     file_dtype = stored_dtype(header) if components == 1 else str(array.dtype)
     if array.ndim == 2:
         array = array[None]
-    values = array.astype(np.float64)
-    if not behaviour.applies_rescale and (header.slope != 1.0 or header.intercept != 0.0):
-        values = values * header.slope + header.intercept
-    if header.photometric == "MONOCHROME1" and not behaviour.inverts_monochrome1:
-        lo, hi = stored_range(header)
-        values = (lo + hi) - values
+    rescale = not behaviour.applies_rescale and (header.slope != 1.0 or header.intercept != 0.0)
+    invert = header.photometric == "MONOCHROME1" and not behaviour.inverts_monochrome1
+    lo, hi = stored_range(header)
+    values = np.empty(array.shape, dtype=np.float32)
+    for i in range(array.shape[0]):  # float64 arithmetic one frame at a time: a DBT stack never sits in float64
+        frame = array[i].astype(np.float64)
+        if rescale:
+            frame = frame * header.slope + header.intercept
+        if invert:
+            frame = (lo + hi) - frame
+        values[i] = frame
+    del array
     if header.photometric == "MONOCHROME1":
         log.info("%s: MONOCHROME1 inverted to the MONOCHROME2 convention (bright = dense)", path)
     elif header.photometric not in ("MONOCHROME2", "RGB", "YBR_FULL", "YBR_FULL_422", "PALETTE COLOR"):
@@ -120,10 +165,18 @@ def _pydicom_pixels(path: str) -> tuple[np.ndarray, int]:
 
 
 def _in_plane_spacing(header: DicomHeader, default_spacing: float | None, warnings: list[str]) -> tuple[tuple[float, float], str]:
+    invalid = "; ".join(header.spacing_problems)
     if header.pixel_spacing is not None:
         log.info("%s: pixel spacing %s mm from %s", header.path, header.pixel_spacing, header.spacing_source)
+        if invalid:
+            message = f"{invalid}; using {header.spacing_source} {header.pixel_spacing} mm instead"
+            log.warning("%s: %s", header.path, message)
+            warnings.append(message)
         return header.pixel_spacing, header.spacing_source
-    value, message = default_spacing_warning(default_spacing, "no PixelSpacing or ImagerPixelSpacing tag")
+    if invalid and default_spacing is None:
+        raise InputError(header.path, f"{invalid}: the pixel spacing is unknown; pass the true spacing "
+                                      "(segment/info --default-spacing MM)")
+    value, message = default_spacing_warning(default_spacing, invalid or "no PixelSpacing or ImagerPixelSpacing tag")
     log.warning("%s: %s", header.path, message)
     warnings.append(message)
     return (value, value), "default"
@@ -179,6 +232,9 @@ def _make_image(values: np.ndarray, header: DicomHeader, path: str, default_spac
     (row_sp, col_sp), source = _in_plane_spacing(header, default_spacing, warnings)
     meta = {"photometric": header.photometric, "spacing_source": source, "warnings": warnings,
             "modality": header.modality, "frames": int(values.shape[0]), "file_dtype": file_dtype, "format": "DICOM"}
+    for problem in header.slice_problems if values.shape[0] > 1 else []:
+        log.warning("%s: %s", path, problem)
+        warnings.append(problem)
     if values.shape[0] == 1:  # projection mammogram: no patient frame worth keeping, origin 0, identity
         geometry = Geometry((col_sp, row_sp), (0.0, 0.0), (1.0, 0.0, 0.0, 1.0))
         array = values[0]
@@ -252,6 +308,8 @@ def read_dicom_series(folder: str | os.PathLike, default_spacing: float | None =
             raise InputError(f, f"slice is {h.rows}x{h.columns} but {members[0][0].name} is {first.rows}x{first.columns}")
         if h.pixel_spacing != first.pixel_spacing:
             raise InputError(f, f"pixel spacing {h.pixel_spacing} differs from {members[0][0].name} ({first.pixel_spacing})")
+    check_memory(8 * len(members) * first.rows * first.columns, f"stacking {len(members)} slices of "
+                 f"{first.rows}x{first.columns} px", folder, MEMORY_ADVICE)  # the slices + their float32 stack
     slices, file_dtype = [], ""
     for _, h in members:
         values, file_dtype = _pixels(h, warnings)

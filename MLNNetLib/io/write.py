@@ -11,13 +11,11 @@ import SimpleITK as sitk
 from MLNNetLib.atomic import atomic_path
 from MLNNetLib.errors import InputError
 from MLNNetLib.image import Geometry
+from MLNNetLib.io.formats import image_format_problem, image_output_path
 from MLNNetLib.io.generic import RASTER_SUFFIXES, suffix_of
 from MLNNetLib.log import get_logger
 
 log = get_logger(__name__)
-
-# Two-file formats (header + raw) cannot be renamed into place atomically: refuse them.
-_TWO_FILE = (".mhd", ".nhdr", ".hdr", ".img")
 
 
 def to_sitk(array: np.ndarray, geometry: Geometry) -> sitk.Image:
@@ -36,18 +34,14 @@ def to_sitk(array: np.ndarray, geometry: Geometry) -> sitk.Image:
 def write_image(array: np.ndarray, geometry: Geometry, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``array`` with ``geometry``; the format follows the extension (no extension -> compressed NRRD).
 
-    Raster formats (PNG, BMP, TIFF...) lose the spacing and accept only integer pixels; prefer NRRD.
+    Raster formats (PNG, BMP, TIFF) lose the spacing; what each format holds is ``io.formats.WRITABLE``.
     """
-    path = Path(path)
+    path = image_output_path(path)
     suffix = suffix_of(path)
-    if not suffix:
-        path = path.with_name(path.name + ".nrrd")
-        suffix = ".nrrd"
-    if suffix in _TWO_FILE:
-        raise InputError(path, f"{suffix} writes two files and cannot be written atomically; use .nrrd, .nii.gz or .mha")
     array = np.asarray(array)
-    if suffix in RASTER_SUFFIXES and not (array.dtype == bool or np.issubdtype(array.dtype, np.integer)):
-        raise InputError(path, f"{suffix} holds integer pixels only; got {array.dtype} (use .nrrd for float data)")
+    problem = image_format_problem(path, array.dtype, array.ndim)
+    if problem:
+        raise InputError(path, problem)
     image = to_sitk(array, geometry)
     with atomic_path(path, overwrite) as tmp:
         try:

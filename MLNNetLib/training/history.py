@@ -9,13 +9,21 @@ from pathlib import Path
 from MLNNetLib.atomic import atomic_path, write_text
 
 FIELDS = ["epoch", "step", "train_loss", "val_loss", "val_dice", "lr", "seconds"]
+INT_FIELDS = ("epoch", "step")  # counts: read back as int, so a resumed run rewrites "3", not "3.0"
+
+
+def _value(key: str, text: str | None) -> int | float | None:
+    if text is None or text == "":
+        return None
+    return int(float(text)) if key in INT_FIELDS else float(text)
 
 
 def read_history(path: Path) -> list[dict]:
+    """The rows of metrics.csv with the types they were written with (ints for counts, floats otherwise)."""
     if not path.exists():
         return []
     with path.open(newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: _value(k, v) for k, v in row.items() if k is not None} for row in csv.DictReader(f)]
 
 
 def write_history(path: Path, rows: list[dict]) -> None:

@@ -25,7 +25,7 @@ from MLNNetLib.training.loader import make_loader
 from MLNNetLib.training.history import plot_history, read_history, write_history
 from MLNNetLib.training.losses import compute_loss
 from MLNNetLib.training.recipe import RecipeSampler, loss_for_epoch, precise_bn_batches
-from MLNNetLib.training.state import load_train_state, save_train_state
+from MLNNetLib.training.state import check_resume, load_train_state, save_train_state
 from MLNNetLib.training.validation import fixed_validation_tiles, validate
 
 log = get_logger(__name__)
@@ -90,6 +90,8 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     d = distributed.setup(cfg.device)
     if d.is_main:
         _check_out_dir(out, cfg)
+    if cfg.resume and (out / STATE).exists():
+        check_resume(out / LAST, cfg.to_dict())  # before any data is read: say which setting differs
     plan = plan_data(cfg)  # every input is checked before the run folder exists
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)

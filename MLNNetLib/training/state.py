@@ -1,4 +1,9 @@
-"""Resumable training state (optimizer, scheduler, epoch) in safetensors + JSON metadata: no pickle anywhere."""
+"""Resumable training state (optimizer, scheduler, epoch) in safetensors + JSON metadata: no pickle anywhere.
+
+``check_resume`` compares the settings a run was started with (saved in ``last.json``) with the ones a
+``--resume`` asks for, before any data is read: another ``--config`` or ``--num-domains`` used to end in
+a ``size mismatch for final_expand.norm.bias`` traceback after the data had been loaded.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,39 @@ from safetensors.torch import load_file, save_file
 
 from MLNNetLib.atomic import atomic_path
 from MLNNetLib.errors import InputError
+
+# settings a resumed run may change: where and how long it runs, where the data now lies, how much it measures
+RESUME_MAY_CHANGE = frozenset({"epochs", "device", "resume", "overwrite", "out", "data", "extra", "val_tiles",
+                               "stats_tiles"})
+
+
+def _comparable(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def resume_mismatches(saved: dict[str, Any], requested: dict[str, Any]) -> list[str]:
+    """'key: saved X, requested Y' for every setting that differs (keys the saved run lacks are skipped)."""
+    out = []
+    for key, value in requested.items():
+        if key in RESUME_MAY_CHANGE or key not in saved:
+            continue
+        if _comparable(saved[key]) != _comparable(value):
+            out.append(f"{key}: saved {saved[key]!r}, requested {value!r}")
+    return out
+
+
+def check_resume(checkpoint: Path, requested: dict[str, Any]) -> None:
+    """Refuse a --resume whose settings differ from the run's; names every differing setting."""
+    from MLNNetLib.checkpoint import read_header
+
+    header = read_header(checkpoint)
+    saved = dict(((header.get("training") or {}).get("settings") or {}))
+    saved.setdefault("arch", header.get("arch"))
+    saved.setdefault("num_domains", header.get("num_domains"))
+    problems = resume_mismatches(saved, requested)
+    if problems:
+        raise InputError(checkpoint.parent, "cannot --resume this run with other settings (" + "; ".join(problems)
+                         + "): pass the saved values, or start a new run in another --out (or with --overwrite)")
 
 
 def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
