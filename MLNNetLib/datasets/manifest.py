@@ -242,7 +242,7 @@ def find_manifests(data: str | os.PathLike) -> list[Path]:
     """A manifest file as given, or every case manifest below a folder (indexes skipped), sorted."""
     p = Path(data)
     if not p.exists():
-        raise InputError(p, "data folder or manifest does not exist")
+        raise InputError(p, "data folder does not exist (nor a manifest file of that name)")
     if p.is_file():
         return [p]
     found = []

@@ -45,6 +45,11 @@ class TrainingData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def resolve_domain(data: str) -> str:
+    """The one domain the data holds (an InputError names the domains when there are several)."""
+    return str(find_items(data, None)[0].get("domain"))
+
+
 def plan_data(cfg: TrainConfig) -> DataPlan:
     items = find_items(cfg.data, cfg.source_domain)
     domain = cfg.source_domain or str(items[0].get("domain"))

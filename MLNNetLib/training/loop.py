@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import time
@@ -20,7 +21,7 @@ from MLNNetLib.datasets.splits import split_document
 from MLNNetLib.training.batches import make_batch
 from MLNNetLib.training.config import TrainConfig
 from MLNNetLib.training.data import TileSampler
-from MLNNetLib.training.datasource import TrainingData, data_header, open_data, plan_data
+from MLNNetLib.training.datasource import TrainingData, data_header, open_data, plan_data, resolve_domain
 from MLNNetLib.training.loader import make_loader
 from MLNNetLib.training.history import plot_history, read_history, write_history
 from MLNNetLib.training.losses import compute_loss
@@ -90,6 +91,8 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     d = distributed.setup(cfg.device)
     if d.is_main:
         _check_out_dir(out, cfg)
+    if cfg.source_domain is None:  # "the only domain of the data", recorded as that domain (and so compared on --resume)
+        cfg = dataclasses.replace(cfg, source_domain=resolve_domain(cfg.data))
     if cfg.resume and (out / STATE).exists():
         check_resume(out / LAST, cfg.to_dict())  # before any data is read: say which setting differs
     plan = plan_data(cfg)  # every input is checked before the run folder exists
