@@ -178,3 +178,13 @@ def tiny_checkpoint(path: Path, spacing_mm: float = 0.1) -> Path:
     stats = record_domain_statistics(model, [(torch.from_numpy(im)[None, None], torch.tensor([d]))
                                              for im, d in expand_domains(img01, breast, 2)])
     return save_checkpoint(path, model, {"spacing_mm": [spacing_mm, spacing_mm]}, stats)
+
+
+if __name__ == "__main__":  # python Testing/replicas.py OUT: the three replicas, for trying `mlnnet prepare` by hand
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "replicas")
+    cbis_replica(target / "cbis")
+    inbreast_replica(target / "inbreast")
+    pairs_replica(target / "pairs")
+    print(f"wrote {target}/cbis, {target}/inbreast, {target}/pairs")

@@ -228,3 +228,17 @@ def test_synth_writes_schema_version_1(tmp_path):
     assert "calcifications" in m.items[0] and "n_clusters" in m.items[0] and m.items[0]["domain"] == "ffdm"
     legacy = synth_load(tmp_path / "s")
     assert Path(legacy["items"][0]["mask"]).is_file()
+
+
+def test_relative_source_and_output_paths(tmp_path, capsys, monkeypatch):
+    """Typed from a shell: relative paths for the collection and the output folder."""
+    monkeypatch.chdir(tmp_path)
+    replicas.cbis_replica(tmp_path / "cbis")
+    replicas.inbreast_replica(tmp_path / "inb")
+    replicas.pairs_replica(tmp_path / "pairs")
+    for fmt, src in (("cbis-ddsm", "cbis"), ("inbreast", "inb"), ("pairs", "pairs")):
+        _prepare(capsys, fmt, src, "--out", f"out/{src}")
+        assert main(["prepare", "--check", f"out/{src}"]) == 0
+        capsys.readouterr()
+        m = load_manifest(tmp_path / "out" / src, deep=True)
+        assert all(Path(i["image"]).is_file() and Path(i["label"]).is_file() for i in m.items)

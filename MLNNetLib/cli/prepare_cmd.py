@@ -93,6 +93,25 @@ def _cache(args: argparse.Namespace, progress) -> int:
     return 0
 
 
+def _collect(args: argparse.Namespace, source: Path, out: Path, stage: Path, progress) -> tuple[list[dict], list[dict]]:
+    """Manifest items (absolute paths; labels written into ``stage``) and the skipped inputs, by format."""
+    domain = args.domain or args.format
+    if args.format == "pairs":
+        from MLNNetLib.datasets.pairs import prepare_pairs
+
+        return prepare_pairs(source, args.label_kind, args.label_suffix, args.patient_regex, args.spacing, domain,
+                             args.allow_unlabelled), []
+    if args.format == "cbis-ddsm":
+        from MLNNetLib.datasets.cbis_ddsm import prepare_cbis_ddsm
+
+        csv_dir = Path(args.csv_dir).resolve() if args.csv_dir else None
+        return prepare_cbis_ddsm(source, out, args.abnormality, args.subset, csv_dir, args.spacing, domain,
+                                 args.skip_bad, args.overwrite, stage, progress)
+    from MLNNetLib.datasets.inbreast import prepare_inbreast
+
+    return prepare_inbreast(source, out, args.negatives, domain, args.skip_bad, args.overwrite, stage, progress)
+
+
 def run(args: argparse.Namespace) -> int:
     from MLNNetLib.progress import TqdmProgress
 
@@ -106,44 +125,25 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "cache":
         return _cache(args, progress)
 
-    from MLNNetLib.datasets.manifest import MANIFEST_NAME, check_manifest, raise_problems, write_manifest
+    from MLNNetLib.datasets.manifest import MANIFEST_NAME, file_problems, raise_problems, write_manifest
     from MLNNetLib.datasets.staging import publish, staging_folder
-
     from MLNNetLib.outputs import OutputPlan
 
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # the manifest stores paths relative to it: every path is made absolute first
     manifest = out / MANIFEST_NAME
-    source = Path(args.source)
+    source = Path(args.source).resolve()
     if not source.is_dir():
-        raise InputError(source, "not a folder")
+        raise InputError(args.source, "not a folder")
     check = OutputPlan(args.overwrite, inputs=[source])
     check.folder(out, option="--out")
     check.file(manifest, "json", option="manifest")
     check.validate()  # writable, not the collection itself, no manifest there unless --overwrite
-    skipped: list[dict] = []
-    domain = args.domain or args.format
-    if args.format == "pairs":
-        from MLNNetLib.datasets.pairs import prepare_pairs
-
-        items = prepare_pairs(source, args.label_kind, args.label_suffix, args.patient_regex, args.spacing, domain,
-                              args.allow_unlabelled)
-        write_manifest(manifest, "pairs", items, args.overwrite, description=f"pairs folder {source}")
-    else:
-        with staging_folder(out) as stage:
-            if args.format == "cbis-ddsm":
-                from MLNNetLib.datasets.cbis_ddsm import prepare_cbis_ddsm
-
-                items, skipped = prepare_cbis_ddsm(source, out, args.abnormality, args.subset, args.csv_dir, args.spacing,
-                                                   domain, args.skip_bad, args.overwrite, stage, progress)
-            else:
-                from MLNNetLib.datasets.inbreast import prepare_inbreast
-
-                items, skipped = prepare_inbreast(source, out, args.negatives, domain, args.skip_bad, args.overwrite,
-                                                  stage, progress)
-            publish(stage, out, items, args.overwrite)
-        write_manifest(manifest, args.format, items, args.overwrite, skipped=skipped,
-                       description=f"{args.format} collection {source.resolve()}")
-    raise_problems(manifest, check_manifest(manifest, deep=True))
+    with staging_folder(out) as stage:
+        items, skipped = _collect(args, source, out, stage, progress)
+        raise_problems(manifest, file_problems(items, deep=True))  # every file and size checked before anything moves
+        publish(stage, out, items, args.overwrite)
+    write_manifest(manifest, args.format, items, args.overwrite, skipped=skipped,
+                   description=f"{args.format} collection {source}")
     summary = {"manifest": str(manifest), "cases": len(items), "patients": len({i["patient_id"] for i in items}),
                "label_kinds": dict(Counter(i["label_kind"] for i in items)), "skipped": len(skipped)}
     for s in skipped:
