@@ -66,7 +66,11 @@ def schema() -> dict[str, Any]:
     """The JSON Schema of schema version 1 (shipped in the package)."""
     from importlib import resources
 
-    return json.loads(resources.files("MLNNetLib.datasets").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    try:
+        return json.loads(resources.files("MLNNetLib.datasets").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:  # an install that left the data file out
+        raise InputError(None, f"the manifest schema {SCHEMA_FILE} is missing from this MLNNetLib install ({exc}); "
+                               "reinstall the package (it ships as package data)") from None
 
 
 def manifest_path(path: str | os.PathLike) -> Path:
