@@ -117,6 +117,7 @@ def test_cli_and_train_py_report_bad_data_with_exit_code_2(tmp_path, capsys):
     proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--", "--data", str(tmp_path / "missing"),
                            "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2 and "data folder does not exist" in proc.stderr
+    assert not (tmp_path / "o").exists()  # the run folder is created only after the data check
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, str] = {
     "selection": "MLNNetLib.benchmarks.selection_bench",
     "train-step": "MLNNetLib.benchmarks.train_step_bench",
     "memory": "MLNNetLib.benchmarks.memory_bench",
+    "train-data": "MLNNetLib.benchmarks.train_data_bench",
 }
 
 REQUIRED_KEYS = ("ratio", "target", "meets_target")

@@ -19,6 +19,7 @@ from MLNNetLib.cli.failures import EXIT_CANCELLED, debug_requested, explain
 COMMANDS: dict[str, str] = {
     "info": "Print a JSON summary of an image file (shape, spacing and where it came from, warnings).",
     "synth": "Generate labelled synthetic mammograms of one scanner-like domain.",
+    "prepare": "Describe a dataset (CBIS-DDSM, INbreast, folder of pairs) as a validated manifest; training cache; --check.",
     "evaluate": "Compare a predicted mask with a reference mask (TPR, precision, DSC, HD, HD95, ASD, directed ASD, lesion and cluster detection).",
     "train": "Train an MLN-net (or Basenet) model on one source domain.",
     "segment": "Segment microcalcifications in an image with a trained model.",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -20,8 +21,14 @@ log = get_logger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pred", required=True, help="predicted mask file (non-zero = calcification)")
-    parser.add_argument("--ref", required=True, help="reference (ground-truth) mask file")
+    parser.add_argument("--pred", required=True, help="predicted mask file (non-zero = calcification), or a folder of "
+                                                      "<id>_calc.* predictions (from `segment --output DIR`)")
+    parser.add_argument("--ref", help="reference (ground-truth) mask file, or a folder of <id>[_mask].* references")
+    parser.add_argument("--manifest", help="folder mode: the references are this manifest's labels, paired by case id "
+                                           "(groups by domain, pathology, label kind)")
+    parser.add_argument("--out", help="folder mode: where evaluation_cases.csv and evaluation_summary.json go "
+                                      "(default: the prediction folder)")
+    parser.add_argument("--overwrite", action="store_true", help="folder mode: replace existing evaluation files")
     parser.add_argument("--spacing", type=positive_float, nargs="+", metavar="MM",
                         help="pixel spacing in mm, array order (rows cols [or slices rows cols]); "
                              "one value = isotropic; default: the reference file's spacing")
@@ -41,6 +48,13 @@ def _read_masks(pred_path: str, ref_path: str) -> tuple[np.ndarray, np.ndarray, 
 
 def run(args: argparse.Namespace) -> int:
     from MLNNetLib.metrics import evaluate_masks
+
+    if args.manifest or Path(args.pred).is_dir():
+        from MLNNetLib.cli.evaluate_folder import run_folder
+
+        return run_folder(args)
+    if not args.ref:
+        raise InputError(None, "--ref is required (a reference mask file, or a folder with a prediction folder)")
 
     pred, ref, spacing = _read_masks(args.pred, args.ref)
     if pred.shape != ref.shape:

@@ -5,6 +5,9 @@ input), the summary (branch, scores, OOD flag, tiles, seconds, decisions, model 
 ``<mask stem>.json`` and to stdout. Every output is declared in an ``OutputPlan``: checked before the (long)
 computation starts (writable folder, a format that holds the data, not an input, not existing unless
 ``--overwrite``) and all of them renamed into place together at the end, so a failed run leaves nothing.
+``--overlay`` adds a quick-look PNG, ``--format dicom-seg`` writes the mask as a DICOM SEG. A folder (``--input DIR
+--output DIR``) or a manifest (``--manifest M --output DIR``) is handled by ``segment_folder`` (one model load,
+one mask + JSON per case, summary.csv, finished cases skipped).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from MLNNetLib.atomic import write_text
 from MLNNetLib.cli.args import positive_float
+from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
 from MLNNetLib.outputs import OutputPlan
 
@@ -25,9 +29,17 @@ SELECTIONS = ("cosine", "euclidean", "plus", "euclidean_plus", "standardized", "
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="checkpoint (.safetensors with its .json header beside it)")
-    parser.add_argument("--input", required=True, help="mammogram or DBT stack (DICOM file/folder, NRRD, NIfTI, MHA, PNG, ...)")
-    parser.add_argument("--output", help="mask file (default: <input stem>_calc.nrrd beside the input)")
-    parser.add_argument("--probability", help="also write the probability map (float32) to this file (.nrrd/.nii.gz/.mha)")
+    parser.add_argument("--input", help="mammogram or DBT stack (DICOM file/folder, NRRD, NIfTI, MHA, PNG, ...), or a folder "
+                                        "of them (with --output DIR: every image and DICOM series, recursively)")
+    parser.add_argument("--manifest", help="segment the images of a manifest into --output DIR, named by case id")
+    parser.add_argument("--output", help="mask file (default: <input stem>_calc.nrrd beside the input); a folder in "
+                                         "folder mode: <id>_calc.nrrd + <id>_calc.json per case and summary.csv")
+    parser.add_argument("--probability", nargs="?", const="auto", help="also write the probability map (float32) to this "
+                                                                       "file (.nrrd/.nii.gz/.mha); folder mode: <id>_prob.nrrd")
+    parser.add_argument("--overlay", nargs="?", const="auto", metavar="PNG", help="also write a PNG of the image with the "
+                        "predicted calcifications and clusters outlined (default <mask stem>_overlay.png)")
+    parser.add_argument("--format", default="nrrd", choices=("nrrd", "dicom-seg"),
+                        help="mask format: NRRD (default) or a DICOM Segmentation object referencing the DICOM input")
     parser.add_argument("--selection", default="polarity", choices=SELECTIONS,
                         help="branch selection (default polarity: the branch whose tissue polarity matches the image's; "
                              "cosine = the paper's MLN-net, euclidean = MLN-net-E, plus = MLN-net+, union = MLN-net-R)")
@@ -59,15 +71,25 @@ def _stem(path: Path) -> str:
 
 
 def output_plan(args: argparse.Namespace) -> tuple[OutputPlan, Path, Path, Path | None]:
-    """The run's outputs (mask, summary JSON, probability or None), declared before any work."""
+    """The run's outputs (mask, summary JSON, probability or None, overlay), declared before any work."""
     from MLNNetLib.checkpoint import header_path
 
     source = Path(args.input)
     plan = OutputPlan(args.overwrite)
     plan.add_inputs(args.input, option="--input")
     plan.add_inputs(args.model, header_path(args.model), option="--model")
-    mask = plan.image(args.output or source.parent / f"{_stem(source)}_calc.nrrd", "uint8", option="--output")
-    summary = plan.file(mask.parent / f"{_stem(mask)}.json", "json", option="summary of --output")
+    if args.format == "dicom-seg":
+        mask = plan.file(args.output or source.parent / f"{_stem(source)}_calc.seg.dcm", "dicom", option="--output")
+    else:
+        mask = plan.image(args.output or source.parent / f"{_stem(source)}_calc.nrrd", "uint8", option="--output")
+    base = _stem(mask).removesuffix(".seg")
+    summary = plan.file(mask.parent / f"{base}.json", "json", option="summary of --output")
+    if args.probability == "auto":
+        args.probability = str(mask.parent / f"{base}_prob.nrrd")
+    if args.overlay == "auto":
+        args.overlay = str(mask.parent / f"{base.removesuffix('_calc')}_overlay.png")
+    if args.overlay:
+        plan.file(args.overlay, "figure", option="--overlay")
     prob = plan.image(args.probability, "float32", option="--probability") if args.probability else None
     return plan, mask, summary, prob
 
@@ -79,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
         tile=args.tile, overlap=args.overlap, mode=args.mode, threshold=args.threshold, batch_size=args.batch_size,
         device=args.device, spacing_policy=args.spacing_policy, require_breast=not args.allow_no_breast,
     )
+    from MLNNetLib.cli.segment_folder import folder_mode, run_folder
+
+    if not args.input and not args.manifest:
+        raise InputError(None, "give --input (an image, series folder or folder of images) or --manifest")
+    if folder_mode(args):
+        return run_folder(args, options)
     plan, mask_path, summary_path, prob_path = output_plan(args)
     with plan:  # validated here, before the checkpoint is even read; committed together at the end
         summary = _segment(args, options, plan, mask_path, summary_path, prob_path)
@@ -95,16 +123,27 @@ def _segment(args: argparse.Namespace, options, plan: OutputPlan, mask_path: Pat
 
     ckpt = load_checkpoint(args.model)
     image = read_image(args.input, default_spacing=args.default_spacing)
+    if args.format == "dicom-seg" and image.meta.get("format") != "DICOM":
+        raise InputError(args.input, "--format dicom-seg needs a DICOM input (a SEG references its source images)")
     for warning in image.warnings:
         log.warning("%s: %s", args.input, warning)
-    for path in (mask_path, prob_path):
+    for path in (None if args.format == "dicom-seg" else mask_path, prob_path):
         if path is not None:
             plan.check_image(path, image.array.ndim)  # a 2-D format cannot hold a DBT stack
     selection = args.branch if args.branch is not None else args.selection
     progress = TqdmProgress("segment", disable=True if args.no_progress else None)
     result = segment_image(ckpt, image, selection=selection, options=options, progress=progress,
                            roi=tuple(args.roi) if args.roi else None)
-    write_image(result.mask, image.geometry, mask_path, overwrite=args.overwrite)
+    if args.format == "dicom-seg":
+        from MLNNetLib.io.dicom_seg import write_dicom_seg
+
+        write_dicom_seg(result.mask, image.meta.get("files") or [image.path], mask_path, overwrite=args.overwrite)
+    else:
+        write_image(result.mask, image.geometry, mask_path, overwrite=args.overwrite)
+    if args.overlay:
+        from MLNNetLib.inference.overlay import write_overlay
+
+        write_overlay(args.overlay, image.array, result.mask, image.spacing[-2:], Path(args.input).name, args.overwrite)
     if prob_path is not None:
         write_image(result.probability, image.geometry, prob_path, overwrite=args.overwrite)
     summary = {
@@ -112,6 +151,7 @@ def _segment(args: argparse.Namespace, options, plan: OutputPlan, mask_path: Pat
         "model": str(ckpt.path),
         "mask": str(mask_path),
         "probability": None if prob_path is None else str(prob_path),
+        "overlay": args.overlay,
         "spacing_mm": list(image.spacing),
         "image_warnings": list(image.warnings),
         **result.summary(),

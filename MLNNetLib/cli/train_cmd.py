@@ -15,8 +15,10 @@ HELP = "Train an MLN-net (K=2) or Basenet (K=1) model (Swin-Unet or Pro_UNeXt) o
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="folder holding manifest.json files (from `mlnnet synth`)")
-    p.add_argument("--source-domain", default="ffdm", help="domain of the labelled source images (default: ffdm)")
+    p.add_argument("--data", required=True, help="a manifest (from `mlnnet prepare` or `mlnnet synth`) or a folder holding "
+                                                  "manifest.json files")
+    p.add_argument("--source-domain", help="domain of the labelled source images (default: the only domain in the "
+                                           "data; the demo's synthetic folders hold several, e.g. ffdm)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv, curves.png")
     p.add_argument("--config", default="small", help="network config: small | paper | tiny | small-stem | paper-stem | "
                                                       "pro_unext | pro_unext-small | pro_unext-tiny")
@@ -52,6 +54,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--max-images", type=int, help="use only the first N source images")
+    p.add_argument("--folds", type=int, help="cross-validation by patient: K folds (with --fold)")
+    p.add_argument("--fold", type=int, help="0-based fold used for validation (with --folds)")
+    p.add_argument("--split", dest="split_file", help='split file {"train": [patient ids], "validation": [patient ids]} '
+                                                     "(every run writes the split it used to RUN/split.json)")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="share of patients held out for validation (default 0.2)")
+    p.add_argument("--cache", help="prepare-once cache folder (memory-mapped arrays at the training spacing; built or "
+                                   "completed on first use); without it the images are held in memory")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes for tile sampling (default 0)")
+    p.add_argument("--spacing", type=float, metavar="MM", help="training pixel spacing (default: the images' own; their "
+                                                               "median when they differ, the others resampled)")
+    p.add_argument("--region-labels", default="refuse", choices=("refuse", "detect", "skip"),
+                   help="what region labels (loose outlines, e.g. CBIS-DDSM) become: detect = calcifications found inside "
+                        "by the library's classical detector (approximate), skip = left out; refuse (default) stops")
+    p.add_argument("--points-labels", default="trace", choices=("trace", "skip"),
+                   help="point labels (e.g. INbreast): trace = level-tracing masks (default), skip = left out")
+    p.add_argument("--max-memory-gb", type=float, default=8.0, help="largest data held in memory without --cache")
     p.add_argument("--resume", action="store_true", help="continue the run in --out after its last completed epoch")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
 
@@ -76,6 +94,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         overwrite=args.overwrite, max_images=args.max_images, recipe=getattr(args, "recipe", None),
         init=getattr(args, "init", None), skip=getattr(args, "skip", None),
         val_whole_every=getattr(args, "val_whole_every", 2), grad_checkpointing=getattr(args, "grad_checkpointing", False),
+        folds=getattr(args, "folds", None),
+        fold=getattr(args, "fold", None), split_file=getattr(args, "split_file", None),
+        val_fraction=getattr(args, "val_fraction", 0.2), cache=getattr(args, "cache", None),
+        workers=getattr(args, "workers", 0), spacing=getattr(args, "spacing", None),
+        region_labels=getattr(args, "region_labels", "refuse"), points_labels=getattr(args, "points_labels", "trace"),
+        max_memory_gb=getattr(args, "max_memory_gb", 8.0),
     )
 
 

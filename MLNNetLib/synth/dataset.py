@@ -13,6 +13,7 @@ import numpy as np
 
 from MLNNetLib import __version__
 from MLNNetLib.atomic import atomic_path, check_writable, write_text
+from MLNNetLib.datasets.manifest import INDEX_FORMAT, SCHEMA_VERSION, write_manifest
 from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
 from MLNNetLib.progress import Progress, ensure
@@ -24,7 +25,7 @@ from MLNNetLib.synth.generate import (DEFAULT_SHAPE, DEFAULT_SPACING_MM, GENERAT
 log = get_logger(__name__)
 MANIFEST = "manifest.json"
 SHEET_SAMPLES = 6
-ITEM_KEYS = ("id", "image", "mask", "domain", "seed", "case_label", "n_calcifications", "n_clusters", "calcifications")
+ITEM_KEYS = ("id", "image", "label", "mask", "domain", "seed", "case_label", "n_calcifications", "n_clusters", "calcifications")
 
 
 def case_seed(seed: int, index: int) -> int:
@@ -100,15 +101,15 @@ def write_datasets(domains: Sequence[str], count: int, seed: int, out: str | os.
     for s in specs:
         d = dirs[s.name]
         write_contact_sheet(samples[s.name], d / "contact_sheet.png", overwrite)
-        manifest = {"generator": GENERATOR, "version": __version__, "domain": s.name, "domain_spec": s.to_dict(),
-                    "spacing_mm": spacing_mm, "shape": list(shape), "seed": int(seed),
-                    "case_label": label or "mixed", "pixel_type": "uint16", "bits": s.bits,
-                    "photometric": s.photometric, "cluster_convention": "0 = isolated, 1..n = cluster id",
-                    "items": items[s.name]}
-        manifests[s.name] = write_text(d / MANIFEST, json.dumps(manifest, indent=1), overwrite)
+        manifests[s.name] = write_manifest(
+            d / MANIFEST, "synth", _schema_items(items[s.name], spacing_mm, seed), overwrite,
+            generator=GENERATOR, version=__version__, domain=s.name, domain_spec=s.to_dict(), spacing_mm=spacing_mm,
+            shape=list(shape), seed=int(seed), case_label=label or "mixed", pixel_type="uint16", bits=s.bits,
+            photometric=s.photometric, cluster_convention="0 = isolated, 1..n = cluster id")
         log.info("synth: wrote %d %s cases to %s", len(items[s.name]), s.name, d)
     if subfolders and len(specs) > 1:
-        index = {"generator": GENERATOR, "version": __version__, "seed": int(seed), "count": int(count),
+        index = {"format": INDEX_FORMAT, "schema_version": SCHEMA_VERSION, "generator": GENERATOR,
+                 "version": __version__, "seed": int(seed), "count": int(count),
                  "domains": {s.name: f"{s.name}/{MANIFEST}" for s in specs}}
         write_text(out / MANIFEST, json.dumps(index, indent=1), overwrite)
         side_by_side = [(f"{s.name}: {samples[s.name][i][0]}", *samples[s.name][i][1:])
@@ -129,33 +130,41 @@ def write_dataset(domain: str, count: int, seed: int, out: str | os.PathLike, sh
                           subfolders=False)[get_domain(domain).name]
 
 
+def _schema_items(items: list[dict[str, Any]], spacing_mm: float, seed: int) -> list[dict[str, Any]]:
+    """The generator's items as manifest schema version 1 cases (MLNNetLib.datasets.manifest); every field the
+    experiments use is kept. One scene rendered in several domains is one patient (same id in every domain)."""
+    out = []
+    for item in items:
+        case = {k: v for k, v in item.items() if k != "mask"}
+        index = item["id"].rsplit("_", 1)[-1]
+        case.update(label=item["mask"], label_kind="calcification", patient_id=f"synth_{int(seed)}_{index}",
+                    spacing_mm=[float(spacing_mm)] * 2, spacing_source="generator", pathology=item["case_label"])
+        out.append(case)
+    return out
+
+
 def load_manifest(directory: str | os.PathLike) -> dict[str, Any]:
-    """Read a dataset folder's manifest with absolute image/mask paths (checked to exist). For an
-    ``--domain all`` folder, returns {"domains": {name: manifest}} plus the index fields."""
+    """Read a dataset folder's manifest (schema-validated, MLNNetLib.datasets.manifest) with absolute
+    image/label paths, checked to exist; ``item["mask"]`` is the label. For an ``--domain all`` folder,
+    returns {"domains": {name: manifest}} plus the index fields."""
+    from MLNNetLib.datasets.manifest import is_index, load_manifest as load_any, read_json
+
     directory = Path(directory)
     path = directory / MANIFEST if directory.is_dir() else directory
     if not path.is_file():
         raise InputError(path, "no synthetic-dataset manifest here (expected manifest.json)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"manifest is not readable JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("generator") != GENERATOR:
+    data = read_json(path)
+    if data.get("generator") != GENERATOR:
         raise InputError(path, f"not a manifest written by {GENERATOR}")
     root = path.parent.resolve()
-    if "domains" in data:
+    if is_index(data):
         data["domains"] = {name: load_manifest(root / rel) for name, rel in data["domains"].items()}
         return data
-    if not isinstance(data.get("items"), list):
-        raise InputError(path, "manifest has no 'items' list")
-    for item in data["items"]:
+    manifest = load_any(path)
+    for item in manifest.items:
         missing = [k for k in ITEM_KEYS if k not in item]
         if missing:
             raise InputError(path, f"item {item.get('id', '?')} lacks {', '.join(missing)}")
-        for key in ("image", "mask"):
-            p = (root / item[key]).resolve()
-            if not p.is_file():
-                raise InputError(p, f"listed in {path} but missing")
-            item[key] = str(p)
-    data["root"] = str(root)
+    data = {k: v for k, v in manifest.data.items() if k != "items"}
+    data.update(items=manifest.items, root=str(root))
     return data

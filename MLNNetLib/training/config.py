@@ -26,7 +26,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 class TrainConfig:
     data: str
     out: str
-    source_domain: str = "ffdm"
+    source_domain: str | None = "ffdm"  # None: the only domain the data holds
     config: str = "small"
     arch: str = "swin_unet"
     num_domains: int = 2
@@ -56,6 +56,15 @@ class TrainConfig:
     resume: bool = False
     overwrite: bool = False
     max_images: int | None = None
+    folds: int | None = None  # cross-validation by patient: --folds K --fold i
+    fold: int | None = None
+    split_file: str | None = None  # explicit {"train": [patients], "validation": [patients]}
+    cache: str | None = None  # prepare-once memory-mapped cache folder; None = cases held in memory
+    workers: int = 0  # DataLoader worker processes (and cache-building processes)
+    spacing: float | None = None  # training pixel spacing in mm; None = the images' own (median when mixed)
+    region_labels: str = "refuse"  # what region labels become: refuse | detect | skip (MLNNetLib.labels.policy)
+    points_labels: str = "trace"  # points labels: trace (level tracing) | skip
+    max_memory_gb: float = 8.0  # the in-memory store refuses data larger than this (use cache)
     stats_tiles: int = 64  # tiles per domain for the exact post-training statistics pass
     extra: dict[str, Any] = field(default_factory=dict)
 

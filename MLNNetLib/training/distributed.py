@@ -48,9 +48,11 @@ def setup(device: str) -> Dist:
 
 
 def all_reduce_mean(value: float, d: Dist) -> float:
+    """Mean of ``value`` over ranks. The tensor lives on the process's device: NCCL reduces only CUDA tensors
+    (a CPU tensor made multi-GPU training fail while the CPU/gloo test passed); gloo takes CPU tensors."""
     if not d.enabled:
         return value
-    t = torch.tensor([value], dtype=torch.float64)
+    t = torch.tensor([value], dtype=torch.float64, device=d.device)
     dist.all_reduce(t)
     return float(t.item()) / d.world_size
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -10,13 +12,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from MLNNetLib.atomic import write_text
+from MLNNetLib.datasets.splits import split_document
 from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
 from MLNNetLib.progress import Progress
 from MLNNetLib.training import distributed
 from MLNNetLib.training.batches import make_batch
 from MLNNetLib.training.config import TrainConfig
-from MLNNetLib.training.data import TileSampler, find_items, load_case, split_items
+from MLNNetLib.training.data import TileSampler
+from MLNNetLib.training.datasource import TrainingData, data_header, open_data, plan_data, resolve_domain
+from MLNNetLib.training.loader import make_loader
 from MLNNetLib.training.history import plot_history, read_history, write_history
 from MLNNetLib.training.losses import compute_loss
 from MLNNetLib.training.recipe import RecipeSampler, loss_for_epoch, precise_bn_batches
@@ -78,7 +84,7 @@ def _model_config(cfg: TrainConfig):
     return config
 
 
-def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, n_train: int, n_val: int, epoch: int, history: list,
+def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, data: TrainingData, epoch: int, history: list,
             init: dict | None = None) -> dict:
     import timm
 
@@ -91,10 +97,11 @@ def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, n_train: int, n_v
         "spacing_mm": list(spacing),
         "augmentation": {"enabled": cfg.augment, "curves": [list(map(list, c)) for c in _curves(cfg)], "inversion": "inside breast, background kept", "recipe": cfg.recipe_augment, "stacked": cfg.stacked_augment},
         "training": {
-            "source_domain": cfg.source_domain,
+            "source_domain": data.plan.domain,
             "data": str(cfg.data),
-            "train_images": n_train,
-            "val_images": n_val,
+            "train_images": len(data.plan.train_items),
+            "val_images": len(data.plan.val_items),
+            "data_summary": data_header(data, cfg),
             "epochs_done": epoch,
             "settings": cfg.to_dict(),
             "best_val_dice": max((r["val_dice"] for r in history), default=None),
@@ -124,23 +131,19 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     d = distributed.setup(cfg.device)
     if d.is_main:
         _check_out_dir(out, cfg)
+    if cfg.source_domain is None:  # "the only domain of the data", recorded as that domain (and so compared on --resume)
+        cfg = dataclasses.replace(cfg, source_domain=resolve_domain(cfg.data))
     if cfg.resume and (out / STATE).exists():
         check_resume(out / LAST, cfg.to_dict())  # before any data is read: say which setting differs
+    plan = plan_data(cfg)  # every input is checked before the run folder exists
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "split.json", json.dumps(split_document(plan.split), indent=1), overwrite=True)
     torch.manual_seed(cfg.seed + d.rank)
-
-    items = find_items(cfg.data, cfg.source_domain)
-    if cfg.max_images:
-        items = items[: cfg.max_images]
-    train_items, val_items = split_items(items, cfg.val_fraction, cfg.seed)
-    log.info("source domain %r: %d training and %d validation images", cfg.source_domain, len(train_items), len(val_items))
-    cases = [load_case(i) for i in train_items]
-    val_cases = [load_case(i) for i in val_items] or cases[:1]
-    spacing = cases[0].spacing
-    for c in cases[1:]:
-        if not np.allclose(c.spacing, spacing, rtol=0.01):
-            raise InputError(c.id, f"spacing {c.spacing} differs from {spacing} of the other training images; resample them first")
+    log.info("source domain %r: %d training and %d validation images", plan.domain, len(plan.train_items), len(plan.val_items))
+    data = open_data(plan, cfg, d.is_main, lambda: distributed.barrier(d), progress=None)
+    spacing = plan.spacing
+    val_cases = [data.val.case(i) for i in range(len(data.val))]  # whole images: validation counts false positives
 
     model = build_model(model_config, num_domains=cfg.num_domains).to(d.device)
     if cfg.grad_checkpointing:
@@ -169,7 +172,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         log.info("--resume: no saved state in %s, starting from scratch", out)
 
     net = torch.nn.parallel.DistributedDataParallel(model) if d.enabled else model
-    sampler = TileSampler(cases, tile, cfg.positive_fraction)
+    sampler = TileSampler(data.train, tile, cfg.positive_fraction)
     if cfg.recipe_augment:  # seed 002 §2.1: calcification-aware augmentation of each tile, before the domain versions
         sampler = RecipeSampler(sampler)
     if cfg.stacked_augment:  # BigAug stacked transforms; the domain versions are made from the transformed tile
@@ -181,6 +184,8 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     curves = _curves(cfg)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if d.device.type == "cuda" else contextlib.nullcontext
     best = best_score(history, cfg.val_whole_every)
+    batches = iter(make_loader(sampler, cfg.batch_size, cfg.steps_per_epoch, cfg.epochs, start_epoch, cfg.num_domains,
+                               cfg.augment, curves, cfg.seed, d.rank, cfg.workers))
     log.info(
         "training %s K=%d (%s) on %s: %d epochs x %d steps, batch %d tiles of %d px, loss %s",
         model.config.name, cfg.num_domains, "augmented" if cfg.augment else "no augmentation", d.device,
@@ -189,7 +194,6 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     from tqdm import tqdm
 
     for epoch in range(start_epoch, cfg.epochs):
-        rng = np.random.default_rng([cfg.seed, d.rank, epoch])  # per-epoch streams make a resumed run identical
         loss_name = loss_for_epoch(cfg.loss, cfg.epochs, cfg.finetune_hd_epochs, epoch)  # seed 002: HD fine-tuning
         net.train()
         t0, losses = time.time(), []
@@ -197,7 +201,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         for step in bar:
             if progress is not None:
                 progress.step(epoch * cfg.steps_per_epoch + step, total_steps, f"epoch {epoch + 1}")
-            x, y, dom = make_batch(sampler, cfg.batch_size, cfg.num_domains, cfg.augment, curves, rng)
+            x, y, dom = next(batches)  # per-item streams (loader.py) make a resumed run identical
             x, y, dom = x.to(d.device), y.to(d.device), dom.to(d.device)
             with autocast():
                 logits = net(x, dom)
@@ -225,7 +229,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
             log.info("epoch %d: train loss %.4f, val loss %.4f, tile Dice %s, whole-image Dice %s (%.0f s)", epoch + 1,
                      row["train_loss"], row["val_loss"], _per_domain(row, "val_dice", vset.domains),
                      _per_domain(row, "whole_dice", vset.domains), row["seconds"])
-            header = _header(cfg, model, spacing, len(cases), len(val_items), epoch + 1, history, init)
+            header = _header(cfg, model, spacing, data, epoch + 1, history, init)
             save_checkpoint(out / LAST, model, header, overwrite=True)
             save_train_state(out / STATE, opt, {"epoch": epoch + 1, "scheduler": sched.state_dict()})
             if math.isfinite(row["score"]) and row["score"] > best:
@@ -242,8 +246,8 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         best_model = load_checkpoint(out / BEST if (out / BEST).exists() else out / LAST).model.to(d.device)
         from MLNNetLib.training.finalize import finalize
 
-        header = _header(cfg, best_model, spacing, len(cases), len(val_items), cfg.epochs, history, init)
-        finalize(best_model, header, cases, cfg, curves, final, val_cases=val_cases if val_items else None)
+        header = _header(cfg, best_model, spacing, data, cfg.epochs, history, init)
+        finalize(best_model, header, data.cases, cfg, curves, final, val_cases=val_cases if plan.val_items else None)
     distributed.barrier(d)
     distributed.teardown(d)
     return final
