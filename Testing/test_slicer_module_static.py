@@ -203,6 +203,9 @@ def test_cmake_lists_exactly_the_library_files_on_disk():
         f"MLNNet/CMakeLists.txt is out of date (run python Testing/slicer_extension_files.py --write): "
         f"missing {missing}, not on disk {extra}")
     assert listed == sorted(listed) and len(listed) == len(set(listed))
+    text = (MODULE / "CMakeLists.txt").read_text(encoding="utf-8")
+    resources = ext_files.listed_sources(text, ext_files.RES_BEGIN, ext_files.RES_END)
+    assert resources == ext_files.library_resources() and "datasets/manifest.schema.json" in resources
 
 
 def _cmake_block(text: str, name: str) -> list[str]:

@@ -154,6 +154,8 @@ def test_install_holds_the_module_its_helpers_and_the_whole_library(installed):
     assert helpers == ext_files.module_helper_sources()
     library = sorted(p.relative_to(installed / "MLNNetLib").as_posix() for p in (installed / "MLNNetLib").rglob("*.py"))
     assert library == ext_files.library_sources()  # every file of the library, nothing else
+    for data in ext_files.library_resources():  # the data it reads at run time (the manifest JSON Schema)
+        assert (installed / "MLNNetLib" / data).is_file(), data
     assert not (installed.parent / "MLNNetLib").exists()  # nothing beside qt-scripted-modules
 
 
