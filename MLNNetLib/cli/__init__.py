@@ -16,6 +16,7 @@ from MLNNetLib.errors import Cancelled, InputError
 COMMANDS: dict[str, str] = {
     "info": "Print a JSON summary of an image file (shape, spacing and where it came from, warnings).",
     "synth": "Generate labelled synthetic mammograms of one scanner-like domain.",
+    "realism": "Compare a synthetic style with real films (spectrum slope, histogram, speck CNR); writes a figure and tables.",
     "evaluate": "Compare a predicted mask with a reference mask (TPR, precision, DSC, HD, HD95, ASD, ASSD, lesion detection).",
     "train": "Train an MLN-net (or Basenet) model on one source domain.",
     "segment": "Segment microcalcifications in an image with a trained model.",
