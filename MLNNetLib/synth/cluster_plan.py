@@ -28,6 +28,7 @@ CLUSTER_SEPARATION_MM = 15.0
 ISOLATED_FROM_CLUSTER_MM = 12.0
 ISOLATED_SEPARATION_MM = 8.0
 BORDER_MM = 2.0
+START_ROOM_MM = 2.0  # a cluster starts where at least this much allowed tissue surrounds it
 DEPTH_SPREAD_MM = (0.5, 1.5)  # std of member depths about the cluster's depth
 
 
@@ -119,7 +120,7 @@ def plan_calcifications(rng: np.random.Generator, label: str, allowed: np.ndarra
     calcs: list[Calc] = []
     centres: list[np.ndarray] = []
     lo, hi = MEMBERS[label]
-    roomy = np.argwhere(room >= 3.0)
+    roomy = np.argwhere(room >= START_ROOM_MM)
     for _ in range(int(rng.choice(N_CLUSTERS[label]))):
         for _attempt in range(30):
             cand = roomy

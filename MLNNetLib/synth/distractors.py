@@ -90,8 +90,8 @@ def add_vessels_and_markers(rng: np.random.Generator, anat: Anatomy, spacing_mm:
     if rims:
         acc = rasterize_polylines(shape, np.concatenate(rims), np.concatenate(rim_w))
         att += smooth(acc, RIM_SIGMA_PX) * (step * np.sqrt(2 * np.pi) * RIM_SIGMA_PX)
-    # keep calcifications off vessels: everything within ~1 mm of a centreline plus the widest tube
-    reach = int(np.ceil((2.5 * max(VESSEL_SIGMA_MM) / 2 + 1.0) / spacing_mm))
+    # keep calcifications off vessels: everything within 0.6 mm of the widest tube around a centreline
+    reach = int(np.ceil((2.5 * max(VESSEL_SIGMA_MM) / 2 + 0.6) / spacing_mm))
     keep = smooth(centre, max(reach / 3.0, 1.0)) > 1e-3 if centre.any() else np.zeros(shape, bool)
 
     markers: list[dict] = []

@@ -94,19 +94,21 @@ def _figure(real: Sequence[ImageStats], synth: Sequence[ImageStats], examples: S
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(16, 9), dpi=100)
-    n = len(examples)
-    for j, ex in enumerate(examples):
-        ax = fig.add_subplot(3, n, j + 1)
+    grid = fig.add_gridspec(3, 12)
+    n = max(len(examples), 1)
+    span = 12 // n if 12 % n == 0 else 12 // 4
+    for j, ex in enumerate(examples[:12 // span]):
+        ax = fig.add_subplot(grid[0, j * span:(j + 1) * span])
         ax.imshow(ex.overview, cmap="gray", vmin=0, vmax=1)
         ax.set_title(ex.name, fontsize=8)
-        ax2 = fig.add_subplot(3, n, n + j + 1)
+        ax2 = fig.add_subplot(grid[1, j * span:(j + 1) * span])
         ax2.imshow(ex.crop, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax2.set_title("12.8 mm of the interior", fontsize=7)
         for a in (ax, ax2):
             a.set_xticks([])
             a.set_yticks([])
     groups = (("real film", real, "k"), (f"synthetic {style}", synth, "r"))
-    ax = fig.add_subplot(3, 3, 7)
+    ax = fig.add_subplot(grid[2, 0:4])
     for label, stats, col in groups:
         for i, s in enumerate(stats):
             f, p = (np.asarray(x) for x in s.spectrum or ([], []))
@@ -116,7 +118,7 @@ def _figure(real: Sequence[ImageStats], synth: Sequence[ImageStats], examples: S
     ax.set_ylabel("power (normalised units)")
     ax.set_title("radial power spectrum of the breast interior", fontsize=8)
     ax.legend(fontsize=7)
-    ax = fig.add_subplot(3, 3, 8)
+    ax = fig.add_subplot(grid[2, 4:8])
     edges = np.linspace(0, 1, 51)
     for label, stats, col in groups:
         for i, s in enumerate(stats):
@@ -124,7 +126,7 @@ def _figure(real: Sequence[ImageStats], synth: Sequence[ImageStats], examples: S
                 ax.plot(0.5 * (edges[:-1] + edges[1:]), s.histogram, col, alpha=0.5, lw=0.8, label=label if i == 0 else None)
     ax.set_title("interior histogram after normalisation", fontsize=8)
     ax.legend(fontsize=7)
-    ax = fig.add_subplot(3, 3, 9)
+    ax = fig.add_subplot(grid[2, 8:12])
     bins = np.linspace(4, 30, 27)
     ax.hist(np.concatenate([s.speck_cnr for s in real] or [[]]), bins, histtype="step", color="k", density=True,
             label="real: specks")
