@@ -208,8 +208,8 @@ def test_write_dataset_manifest_round_trip_and_refusal(tmp_path):
     m = load_manifest(out)
     assert manifest_path == out / "manifest.json"
     film_shape = [SHAPE[0] * 2, SHAPE[1] * 2]  # the digitiser's 0.05 mm pitch
-    assert m["domain"] == "film" and m["spacing_mm"] == 0.05 and m["scene_spacing_mm"] == 0.1
-    assert m["shape"] == film_shape and len(m["items"]) == 2
+    assert m["domain"] == "film" and m["spacing_mm"] == 0.1 and m["shape"] == list(SHAPE)  # the scene asked for
+    assert m["pixel_spacing_mm"] == 0.05 and m["image_shape"] == film_shape and len(m["items"]) == 2
     assert (out / "contact_sheet.png").stat().st_size > 10_000
     for i, item in enumerate(m["items"]):
         assert item["seed"] == case_seed(5, i) and item["case_label"] == "malignant"
@@ -259,7 +259,7 @@ def test_cli_all_domains_share_cases_and_refuses_overwrite(tmp_path, capsys):
         assert item["image"].endswith(".dcm" if DOMAINS[d].file_format == "dicom" else ".nrrd")
         mask = sitk.GetArrayFromImage(sitk.ReadImage(item["mask"]))
         if DOMAINS[d].mapping != "dbt":  # a tomosynthesis slice annotates only the calcifications in focus
-            by_pitch.setdefault(m["spacing_mm"], []).append(mask)
+            by_pitch.setdefault(m["pixel_spacing_mm"], []).append(mask)
     assert len(by_pitch) >= 3
     for masks in by_pitch.values():
         assert all(np.array_equal(masks[0], k) for k in masks[1:]) and masks[0].any()

@@ -139,12 +139,12 @@ def test_dicom_files_are_read_the_way_their_tag_says(tmp_path):
         image = read_image(item["image"])
         mask = read_mask(item["mask"], like=image)  # geometry agrees with the image
         read[d] = image.array
-        assert image.spacing == pytest.approx((m["spacing_mm"],) * 2) and image.meta["spacing_source"] != "default"
+        assert image.spacing == pytest.approx((m["pixel_spacing_mm"],) * 2) and image.meta["spacing_source"] != "default"
         assert mask.array.any()
         if DOMAINS[d].file_format == "dicom":
             ds = pydicom.dcmread(item["image"])
             assert ds.PhotometricInterpretation == DOMAINS[d].photometric and int(ds.BitsStored) == DOMAINS[d].bits
-            assert ds.Modality == "MG" and list(ds.ImagerPixelSpacing) == [m["spacing_mm"]] * 2
+            assert ds.Modality == "MG" and list(ds.ImagerPixelSpacing) == [m["pixel_spacing_mm"]] * 2
             stored = ds.pixel_array.astype(np.float32)
             expect = (DOMAINS[d].max_value - stored) if DOMAINS[d].photometric == "MONOCHROME1" else stored
             assert np.array_equal(image.array, expect)  # the reader converts MONOCHROME1 and nothing else
@@ -187,3 +187,24 @@ def test_direct_detector_noise_is_whiter_than_indirect():
     assert high_d / mid_d > 0.8 and high_i / mid_i < 0.6
     mid_c, high_c = _noise_spectrum("cr", 0.05)  # phosphor scatter: strongly correlated
     assert high_c / mid_c < high_i / mid_i
+
+
+def test_analysis_reads_density_bright_for_monochrome1_files_and_dark_only_for_the_wrong_tag(tmp_path):
+    """The reader already converts MONOCHROME1; the analysis must not invert it a second time."""
+    from MLNNetLib.experiments.malignancy import density_image
+    from MLNNetLib.experiments.malignancy_data import CaseGroup, ensure_cases
+
+    s = build_scene(case_seed_for(7), (384, 320), 0.1, "benign")
+    inner = s.anatomy.breast & (s.anatomy.thickness > 0.9) & ~s.anatomy.pectoral_mask
+    g = s.anatomy.gland
+    dense, fatty = inner & (g >= np.percentile(g[inner], 90)), inner & (g <= np.percentile(g[inner], 20))
+    for d in ("mono1", "wrongtag"):
+        item = ensure_cases(CaseGroup(d, "benign", 7, tmp_path / d), 1, (384, 320), 0.1)[0]
+        dens = density_image(read_image(item["image"]).array, item["photometric"])
+        assert dens[dense].mean() > dens[fatty].mean(), d
+
+
+def case_seed_for(seed: int) -> int:
+    from MLNNetLib.synth.dataset import case_seed
+
+    return case_seed(seed, 0)

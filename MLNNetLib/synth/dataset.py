@@ -91,10 +91,13 @@ def write_datasets(domains: Sequence[str], count: int, seed: int, out: str | os.
         d = dirs[s.name]
         write_contact_sheet([p for p, _ in samples[s.name]], d / "contact_sheet.png", overwrite)
         manifest = {"generator": GENERATOR, "version": __version__, "domain": s.name, "domain_spec": s.to_dict(),
-                    "spacing_mm": s.pixel_mm or spacing_mm, "scene_spacing_mm": spacing_mm,
-                    "shape": list(samples[s.name][0][1]) if samples[s.name] else list(shape), "seed": int(seed),
+                    "spacing_mm": spacing_mm, "shape": list(shape), "seed": int(seed),
+                    "pixel_spacing_mm": s.pixel_mm or spacing_mm,
+                    "image_shape": list(samples[s.name][0][1]) if samples[s.name] else list(shape),
                     "case_label": label or "mixed", "pixel_type": "uint16", "bits": s.bits,
-                    "photometric": s.photometric, "cluster_convention": "0 = isolated, 1..n = cluster id",
+                    "photometric": s.photometric,
+                    "read_polarity": "dense-dark" if s.air_bright_when_read else "dense-bright",
+                    "cluster_convention": "0 = isolated, 1..n = cluster id",
                     "items": items[s.name]}
         manifests[s.name] = write_text(d / MANIFEST, json.dumps(manifest, indent=1), overwrite)
         log.info("synth: wrote %d %s cases to %s", len(items[s.name]), s.name, d)
