@@ -125,7 +125,7 @@ def write_style_sheet(rows: Sequence[tuple[str, Sequence[Preview]]], path: str |
     import matplotlib.pyplot as plt
 
     cases = max((len(p) for _, p in rows), default=1)
-    fig, axes = plt.subplots(len(rows), 2 * cases, figsize=(2.6 * 2 * cases, 2.9 * len(rows)), squeeze=False, dpi=100)
+    fig, axes = plt.subplots(len(rows), 2 * cases, figsize=(2.6 * 2 * cases, 2.9 * len(rows)), squeeze=False, dpi=60)
     for i, (_name, previews) in enumerate(rows):
         for j, p in enumerate(previews):
             _draw(axes[i, 2 * j], axes[i, 2 * j + 1], p)

@@ -28,8 +28,8 @@ def write_domain_sheet(path: str | os.PathLike, seed: int = 0, domains: Sequence
         previews = []
         for scene in scenes:
             image, mask, info = render_case(scene, spec)
-            previews.append(make_preview(f"{spec.name} ({spec.photometric[-1]}{', air bright' if spec.air_bright_when_read else ''})",
-                                         as_read(image, spec), mask, info))
+            title = f"{spec.name}: {spec.file_format.upper()} {spec.photometric}" + (", air bright" if spec.air_bright_when_read else "")
+            previews.append(make_preview(title, as_read(image, spec), mask, info))
         rows.append((spec.name, previews))
     progress.step(len(specs), len(specs), "done")
     return write_style_sheet(rows, path, overwrite)
