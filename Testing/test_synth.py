@@ -15,9 +15,10 @@ from MLNNetLib.cli import main
 from MLNNetLib.errors import InputError
 from MLNNetLib.quantify.clusters import find_clusters
 from MLNNetLib.synth import DOMAINS, DomainSpec, build_scene, generate_case, load_manifest, render_case, write_dataset
-from MLNNetLib.synth.calcifications import ANNOTATION_PSF_MM, MIN_EXCESS, RING_MM, Calc, stamp
+from MLNNetLib.synth.calcifications import ANNOTATION_PSF_MM, MIN_EXCESS, RING_MM, Calc, draw_layer, stamp
 from MLNNetLib.synth.cluster_plan import CLUSTER_RADIUS_MM, GAP_MM
 from MLNNetLib.synth.dataset import case_seed
+from MLNNetLib.synth.grid import grid_shape
 
 SHAPE = (512, 416)  # 51 x 42 mm at 0.1 mm: big enough for clusters, small enough for a 2-core CI
 SEEDS = (0, 1, 2)
@@ -112,7 +113,7 @@ def test_quantifier_finds_the_generators_clusters():
         for label in ("benign", "malignant"):
             s = scene(seed, label)
             for pitch in (0.1, 0.07, 0.05):
-                layer = s.layers(pitch).calcs
+                layer = s.layers().calcs if pitch == 0.1 else draw_layer(s.calcs, grid_shape(SHAPE, 0.1, pitch), pitch)
                 found = find_clusters(layer.mask, (pitch, pitch))
                 planned = np.array([c.cluster for c in s.calcs])
                 rule = np.array([found.cluster_labels[st.r0 + np.nonzero(st.mask)[0][0], st.c0 + np.nonzero(st.mask)[1][0]]
