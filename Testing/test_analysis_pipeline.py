@@ -133,9 +133,9 @@ def test_predicted_features_and_metrics_come_from_the_models_segmentation(analys
 
     out, _ = analysis
     case = read_csv(out / "cases.csv")[-1]
-    image_path = next((out / "data").rglob(f"images/{case['id']}.nrrd"))
+    image_path = next((out / "data").rglob(f"images/{case['id']}.*"))
     image = read_image(str(image_path))
-    ref = read_mask(str(image_path.parent.parent / "masks" / image_path.name), like=image).array > 0
+    ref = read_mask(str(image_path.parent.parent / "masks" / f"{case['id']}.nrrd"), like=image).array > 0
     threshold = json.loads((out / "metrics.json").read_text())["settings"]["threshold"]
     options = InferenceOptions(threshold=threshold)
     pred = segment_image(load_checkpoint(checkpoint), image, selection="cosine", options=options).mask > 0

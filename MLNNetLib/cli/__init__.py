@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "synth": "Generate labelled synthetic mammograms of one scanner-like domain.",
     "prepare": "Describe a dataset (CBIS-DDSM, INbreast, folder of pairs) as a validated manifest; training cache; --check.",
     "evaluate": "Compare a predicted mask with a reference mask (TPR, precision, DSC, HD, HD95, ASD, directed ASD, lesion and cluster detection).",
+    "realism": "Compare a synthetic style with real films (spectrum slope, histogram, speck CNR); writes a figure and tables.",
     "train": "Train an MLN-net (or Basenet) model on one source domain.",
     "segment": "Segment microcalcifications in an image with a trained model.",
     "ablation": "Reproduce the paper's ablation (Basenet ... MLN-net+) on synthetic domains.",

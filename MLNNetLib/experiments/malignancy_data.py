@@ -77,7 +77,9 @@ def ensure_cases(group: CaseGroup, count: int, shape: tuple[int, int], spacing_m
     for item in data["items"]:
         if item["case_label"] != group.label:
             raise InputError(manifest, f"item {item['id']} is {item['case_label']}, expected {group.label}")
-        items.append({**item, "photometric": data.get("photometric", "MONOCHROME2")})
+        # what read_image returns: MONOCHROME1 files are converted by the reader, only a wrong tag stays inverted
+        inverted = data.get("read_polarity", "dense-bright") == "dense-dark"
+        items.append({**item, "photometric": "MONOCHROME1" if inverted else "MONOCHROME2"})
     return items
 
 

@@ -11,11 +11,20 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from MLNNetLib.synth.noise import power_law_noise, rasterize_polylines, smooth
+from MLNNetLib.synth.noise import power_law_noise, radial_streaks, rasterize_polylines, smooth
 
 MU_FAT_THICK = 1.2  # nats through a fully compressed fatty breast
 MU_GLAND_EXTRA = 0.9  # extra nats where the projection is all fibroglandular tissue
 MU_PECTORAL = 0.75
+CONE_GAIN = 1.4  # logit of the glandular cone behind the nipple
+GLAND_COARSE = 1.0  # amplitude of the 40 mm-cutoff power-law field in the glandular-fraction logit
+GLAND_SOFTNESS = 0.8  # logistic width: small = sharp fat/gland boundaries, large = smooth overlap
+GLAND_SMOOTH_MM = 2.0  # low-pass of the field that shapes fibroglandular regions (smooth region edges)
+DUCT_NATS = (0.02, 0.055)  # attenuation of ducts / Cooper's ligaments along their centreline
+EDGE_RADIUS_MM = (9.0, 16.0)  # width of the compressed breast's rounded edge (thickness roll-off)
+STREAK_MM = (2.0, 0.4)  # correlation length along and across the fibrous strands
+STREAK_SHARE = 0.6  # share of the fine texture that is fibrous, radiating from the nipple
+GLAND_FINE = 0.05  # share of the 8 mm-cutoff texture modulating the glandular fraction
 
 
 @dataclass
@@ -78,7 +87,7 @@ def _thickness(breast: np.ndarray, spacing_mm: float, rng: np.random.Generator) 
     pad = 64
     padded = np.pad(breast, ((0, 0), (pad, 0)), mode="edge")  # tissue continues beyond the chest wall
     dist = ndimage.distance_transform_edt(padded)[:, pad:] * spacing_mm
-    radius = rng.uniform(9.0, 16.0)
+    radius = rng.uniform(*EDGE_RADIUS_MM)
     r = np.clip(dist / radius, 0.0, 1.0)
     thick = np.sqrt(np.clip(1.0 - (1.0 - r) ** 2, 0.0, 1.0)) * breast
     return dist.astype(np.float32), thick.astype(np.float32)
@@ -121,14 +130,16 @@ def build_anatomy(rng: np.random.Generator, shape: tuple[int, int], spacing_mm: 
     spread = (0.18 + 0.25 * frac) * h * rng.uniform(0.8, 1.2)
     center_row = nipple[0] + (1 - frac) * rng.uniform(-0.12, 0.12) * h
     cone = np.exp(-0.5 * ((rows - center_row) / spread) ** 2) * np.clip(1.3 - 0.6 * frac, 0, 1)
-    coarse = power_law_noise(rng, shape, 3.0, spacing_mm, cutoff_mm=40.0)
+    coarse = power_law_noise(rng, shape, 3.0, spacing_mm, cutoff_mm=40.0, smooth_mm=GLAND_SMOOTH_MM)
     fine = power_law_noise(rng, shape, 3.0, spacing_mm, cutoff_mm=8.0)
+    streaks = radial_streaks(rng, shape, (nipple[0], nipple[1]), spacing_mm, along_mm=STREAK_MM[0], across_mm=STREAK_MM[1])
+    fine = np.float32(np.sqrt(1.0 - STREAK_SHARE ** 2)) * fine + np.float32(STREAK_SHARE) * streaks
     # subcutaneous and retromammary fat: no gland within ~4-12 mm of the skin
     fat_mm = rng.uniform(4.0, 12.0)
     subcut = np.clip((dist - 0.4 * fat_mm) / fat_mm, 0.0, 1.0)
-    level = 2.0 * cone * subcut + 0.6 * coarse - (1.5 - 1.3 * density)
-    gland_frac = 1.0 / (1.0 + np.exp(-level / 0.55))
-    gland_frac = np.clip(gland_frac * (0.85 + 0.15 * fine), 0.0, 1.0)
+    level = CONE_GAIN * cone * subcut + GLAND_COARSE * coarse - (1.5 - 1.3 * density)
+    gland_frac = 1.0 / (1.0 + np.exp(-level / GLAND_SOFTNESS))
+    gland_frac = np.clip(gland_frac * (1.0 - GLAND_FINE + GLAND_FINE * fine), 0.0, 1.0)
     pect_soft = smooth(pect_mask.astype(np.float32), 1.5 / spacing_mm) if pect_mask.any() else np.zeros(shape, np.float32)
     outside_muscle = 1.0 - pect_soft  # soft muscle edge: no stair-stepped tissue boundary
     gland = (MU_GLAND_EXTRA * gland_frac * thick * outside_muscle).astype(np.float32)
@@ -145,7 +156,7 @@ def build_anatomy(rng: np.random.Generator, shape: tuple[int, int], spacing_mm: 
             pts = [c for c in curves[k::2] if len(c)]
             if not pts:
                 continue
-            amp = np.concatenate([np.full(len(c), rng.uniform(0.03, 0.09)) for c in pts])
+            amp = np.concatenate([np.full(len(c), rng.uniform(*DUCT_NATS)) for c in pts])
             acc = rasterize_polylines(shape, np.concatenate(pts), amp)
             sig = max(sigma_mm / spacing_mm, 0.6)
             structures += smooth(acc, sig) * (1.4 * np.sqrt(2 * np.pi) * sig)

@@ -1,5 +1,6 @@
-"""Datasets on disk: images/<id>.nrrd (domain pixel type, spacing in the header), masks/<id>.nrrd (uint8),
-manifest.json and a contact sheet. Paths in the manifest are relative so a folder can be moved."""
+"""Datasets on disk: images/<id>.nrrd or .dcm (the style's pixel type, pitch and photometric tag), masks/<id>.nrrd
+(uint8, on the style's grid), manifest.json and a contact sheet. Paths in the manifest are relative so a folder
+can be moved."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from MLNNetLib.datasets.manifest import INDEX_FORMAT, SCHEMA_VERSION, write_mani
 from MLNNetLib.errors import InputError
 from MLNNetLib.log import get_logger
 from MLNNetLib.progress import Progress, ensure
-from MLNNetLib.synth.contact_sheet import write_contact_sheet
+from MLNNetLib.synth.contact_sheet import as_read, make_preview, write_contact_sheet, write_style_sheet
 from MLNNetLib.synth.domains import DOMAINS, get_domain
+from MLNNetLib.synth.files import image_suffix, write_nrrd, write_style_image
 from MLNNetLib.synth.generate import (DEFAULT_SHAPE, DEFAULT_SPACING_MM, GENERATOR, build_scene, check_parameters,
                                       render_case)
 
@@ -34,21 +36,9 @@ def case_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint32)[0])
 
 
-def write_nrrd(array: np.ndarray, spacing_mm: float, path: Path, overwrite: bool, meta: dict[str, str] | None = None) -> Path:
-    import SimpleITK as sitk
-
-    img = sitk.GetImageFromArray(array)
-    img.SetSpacing((float(spacing_mm),) * array.ndim)
-    for k, v in (meta or {}).items():
-        img.SetMetaData(k, v)
-    with atomic_path(path, overwrite) as tmp:
-        sitk.WriteImage(img, str(tmp), True)
-    return path
-
-
-def _targets(out: Path, ids: Sequence[str], overwrite: bool) -> None:
+def _targets(out: Path, ids: Sequence[str], overwrite: bool, suffix: str = ".nrrd") -> None:
     """Refuse before writing anything, so a refused run leaves no half dataset behind."""
-    paths = [out / MANIFEST] + [out / sub / f"{i}.nrrd" for i in ids for sub in ("images", "masks")]
+    paths = [out / MANIFEST] + [out / "images" / f"{i}{suffix}" for i in ids] + [out / "masks" / f"{i}.nrrd" for i in ids]
     for p in paths:
         check_writable(p, overwrite)
 
@@ -69,7 +59,7 @@ def write_datasets(domains: Sequence[str], count: int, seed: int, out: str | os.
     seeds = [case_seed(seed, i) for i in range(int(count))]
     ids = {s.name: [f"{s.name}_{seed}_{i:04d}" for i in range(int(count))] for s in specs}
     for s in specs:
-        _targets(dirs[s.name], ids[s.name], overwrite)
+        _targets(dirs[s.name], ids[s.name], overwrite, image_suffix(s))
         check_writable(dirs[s.name] / "contact_sheet.png", overwrite)
     if subfolders and len(specs) > 1:
         check_writable(out / MANIFEST, overwrite)
@@ -83,10 +73,10 @@ def write_datasets(domains: Sequence[str], count: int, seed: int, out: str | os.
             image, mask, info = render_case(scene, s)
             cid = ids[s.name][i]
             d = dirs[s.name]
-            meta = {"MLNNet_domain": s.name, "MLNNet_photometric": s.photometric, "MLNNet_seed": str(cs)}
-            write_nrrd(image.astype(np.uint16), spacing_mm, d / "images" / f"{cid}.nrrd", overwrite, meta)
-            write_nrrd(mask.astype(np.uint8), spacing_mm, d / "masks" / f"{cid}.nrrd", overwrite)
-            item = {"id": cid, "image": f"images/{cid}.nrrd", "mask": f"masks/{cid}.nrrd", "domain": s.name,
+            image_rel = f"images/{cid}{image_suffix(s)}"
+            write_style_image(image, s, info, d / image_rel, overwrite)
+            write_nrrd(mask.astype(np.uint8), info["spacing_mm"], d / "masks" / f"{cid}.nrrd", overwrite)
+            item = {"id": cid, "image": image_rel, "mask": f"masks/{cid}.nrrd", "domain": s.name,
                     "seed": cs, "case_label": info["case_label"], "n_calcifications": info["n_calcifications"],
                     "n_clusters": info["n_clusters"], "view": info["view"], "laterality": info["laterality"],
                     "breast_density": info["breast_density"],
@@ -95,26 +85,27 @@ def write_datasets(domains: Sequence[str], count: int, seed: int, out: str | os.
                     "distractors": info["distractors"]}
             items[s.name].append(item)
             if len(samples[s.name]) < SHEET_SAMPLES:
-                samples[s.name].append((cid, image, mask, info))
+                samples[s.name].append((make_preview(cid, as_read(image, s), mask, info), info["shape"]))
     progress.step(len(seeds), len(seeds), "done")
     manifests: dict[str, Path] = {}
     for s in specs:
         d = dirs[s.name]
-        write_contact_sheet(samples[s.name], d / "contact_sheet.png", overwrite)
+        write_contact_sheet([p for p, _ in samples[s.name]], d / "contact_sheet.png", overwrite)
         manifests[s.name] = write_manifest(
-            d / MANIFEST, "synth", _schema_items(items[s.name], spacing_mm, seed), overwrite,
+            d / MANIFEST, "synth", _schema_items(items[s.name], s.pixel_mm or spacing_mm, seed), overwrite,
             generator=GENERATOR, version=__version__, domain=s.name, domain_spec=s.to_dict(), spacing_mm=spacing_mm,
             shape=list(shape), seed=int(seed), case_label=label or "mixed", pixel_type="uint16", bits=s.bits,
-            photometric=s.photometric, cluster_convention="0 = isolated, 1..n = cluster id")
+            photometric=s.photometric, pixel_spacing_mm=s.pixel_mm or spacing_mm,
+            image_shape=list(samples[s.name][0][1]) if samples[s.name] else list(shape),
+            read_polarity="dense-dark" if s.air_bright_when_read else "dense-bright",
+            cluster_convention="0 = isolated, 1..n = cluster id")
         log.info("synth: wrote %d %s cases to %s", len(items[s.name]), s.name, d)
     if subfolders and len(specs) > 1:
         index = {"format": INDEX_FORMAT, "schema_version": SCHEMA_VERSION, "generator": GENERATOR,
                  "version": __version__, "seed": int(seed), "count": int(count),
                  "domains": {s.name: f"{s.name}/{MANIFEST}" for s in specs}}
         write_text(out / MANIFEST, json.dumps(index, indent=1), overwrite)
-        side_by_side = [(f"{s.name}: {samples[s.name][i][0]}", *samples[s.name][i][1:])
-                        for i in range(min(2, int(count))) for s in specs]
-        write_contact_sheet(side_by_side, out / "contact_sheet.png", overwrite)
+        write_style_sheet([(s.name, [p for p, _ in samples[s.name][:2]]) for s in specs], out / "contact_sheet.png", overwrite)
     return manifests
 
 

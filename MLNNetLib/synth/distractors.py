@@ -46,6 +46,9 @@ def _vessel_path(rng: np.random.Generator, anat: Anatomy, spacing_mm: float) -> 
 
 VESSEL_SIGMA_MM = (0.35, 0.7)  # two calibres; every vessel of one calibre is blurred in one pass
 RIM_SIGMA_PX = 0.6
+VESSEL_NATS = (0.04, 0.10)  # blood vs fat over a 2-4 mm vessel, in the generator's (compressed) tissue units
+RIM_PROBABILITY = 0.15  # breast arterial calcification in ~10-15 % of screening mammograms
+MARKERS_PER_CASE = (0, 0, 0, 0, 0, 0, 0, 0, 1, 2)  # skin markers in ~20 % of cases
 
 
 def add_vessels_and_markers(rng: np.random.Generator, anat: Anatomy, spacing_mm: float) -> Distractors:
@@ -61,8 +64,8 @@ def add_vessels_and_markers(rng: np.random.Generator, anat: Anatomy, spacing_mm:
             continue
         k = int(rng.integers(0, len(VESSEL_SIGMA_MM)))
         width_mm = 2.5 * VESSEL_SIGMA_MM[k]
-        lines[k].append((pts, rng.uniform(0.06, 0.16)))
-        rimmed = bool(rng.random() < 0.35)
+        lines[k].append((pts, rng.uniform(*VESSEL_NATS)))
+        rimmed = bool(rng.random() < RIM_PROBABILITY)
         if rimmed:  # calcified vessel wall: two thin bright tracks ("tram lines"), long and parallel
             d = np.gradient(pts, axis=0)
             normal = np.stack([d[:, 1], -d[:, 0]], 1) / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-6)[:, None]
@@ -87,8 +90,8 @@ def add_vessels_and_markers(rng: np.random.Generator, anat: Anatomy, spacing_mm:
     if rims:
         acc = rasterize_polylines(shape, np.concatenate(rims), np.concatenate(rim_w))
         att += smooth(acc, RIM_SIGMA_PX) * (step * np.sqrt(2 * np.pi) * RIM_SIGMA_PX)
-    # keep calcifications off vessels: everything within ~1 mm of a centreline plus the widest tube
-    reach = int(np.ceil((2.5 * max(VESSEL_SIGMA_MM) / 2 + 1.0) / spacing_mm))
+    # keep calcifications off vessels: everything within 0.6 mm of the widest tube around a centreline
+    reach = int(np.ceil((2.5 * max(VESSEL_SIGMA_MM) / 2 + 0.6) / spacing_mm))
     keep = smooth(centre, max(reach / 3.0, 1.0)) > 1e-3 if centre.any() else np.zeros(shape, bool)
 
     markers: list[dict] = []
@@ -96,7 +99,7 @@ def add_vessels_and_markers(rng: np.random.Generator, anat: Anatomy, spacing_mm:
     h, w = shape
     if len(edge):
         edge = edge[(edge[:, 0] > 0.1 * h) & (edge[:, 0] < 0.9 * h)]
-    n_markers = int(rng.choice([0, 0, 1, 1, 2]))
+    n_markers = int(rng.choice(MARKERS_PER_CASE))
     rows, cols = np.ogrid[0:h, 0:w]
     for _ in range(n_markers if len(edge) else 0):
         r0, c0 = edge[rng.integers(0, len(edge))]

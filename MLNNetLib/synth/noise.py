@@ -8,10 +8,11 @@ from scipy import ndimage
 
 
 def power_law_noise(rng: np.random.Generator, shape: tuple[int, int], beta: float, spacing_mm: float,
-                    cutoff_mm: float = 60.0) -> np.ndarray:
+                    cutoff_mm: float = 60.0, smooth_mm: float = 0.0) -> np.ndarray:
     """Zero-mean, unit-std Gaussian field with power spectrum ~ 1/f**beta (mammographic texture: beta ~ 3).
 
-    Frequencies below 1/cutoff_mm are flattened so one huge wave does not dominate a small image.
+    Frequencies below 1/cutoff_mm are flattened so one huge wave does not dominate a small image;
+    ``smooth_mm`` > 0 adds a Gaussian low-pass of that sigma (structure only above a few mm).
     """
     white = rng.standard_normal(shape, dtype=np.float32)
     spectrum = sfft.rfft2(white)
@@ -19,7 +20,10 @@ def power_law_noise(rng: np.random.Generator, shape: tuple[int, int], beta: floa
     fx = np.fft.rfftfreq(shape[1], d=spacing_mm).astype(np.float32)[None, :]
     f = np.sqrt(fy * fy + fx * fx)
     f = np.maximum(f, 1.0 / cutoff_mm)
-    field = sfft.irfft2(spectrum * f ** np.float32(-beta / 2.0), s=shape)
+    gain = f ** np.float32(-beta / 2.0)
+    if smooth_mm > 0:
+        gain = gain * np.exp(np.float32(-2.0 * np.pi ** 2 * smooth_mm ** 2) * f * f)
+    field = sfft.irfft2(spectrum * gain, s=shape)
     field -= field.mean()
     std = field.std()
     return (field / std if std > 0 else field).astype(np.float32)
@@ -75,3 +79,31 @@ def rasterize_polylines(shape: tuple[int, int], points: np.ndarray, weights: np.
     ok = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
     np.add.at(acc, (r[ok], c[ok]), weights[ok])
     return acc.astype(np.float32)
+
+
+def correlated_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_px: float | tuple[float, float]) -> np.ndarray:
+    """Zero-mean, unit-std Gaussian noise correlated over ``sigma_px`` (film grain clumps, plate structure)."""
+    field = smooth(rng.standard_normal(shape, dtype=np.float32), sigma_px)
+    std = float(field.std())
+    return field / std if std > 0 else field
+
+
+def radial_streaks(rng: np.random.Generator, shape: tuple[int, int], centre: tuple[float, float], spacing_mm: float,
+                   along_mm: float = 4.0, across_mm: float = 0.35, ref_radius_mm: float = 60.0) -> np.ndarray:
+    """Unit-std texture elongated along lines through ``centre`` (ducts and fibrous strands radiate from the
+    nipple): a smooth field on (radius, arc length at ``ref_radius_mm``), sampled at every pixel, so streaks
+    are ``across_mm`` wide at that radius and converge toward the centre. ``centre`` lies on the right of the
+    breast (chest wall at column 0)."""
+    h, w = shape
+    rows = (np.arange(h, dtype=np.float32) - np.float32(centre[0]))[:, None]
+    cols = (np.arange(w, dtype=np.float32) - np.float32(centre[1]))[None, :]
+    r = np.hypot(rows, cols) * np.float32(spacing_mm)
+    arc = np.arctan2(rows, -cols) * np.float32(ref_radius_mm)  # 0 toward the chest wall, +-pi/2 * R along the edge
+    du, dv = along_mm / 4.0, across_mm / 3.0
+    nu = int(np.ceil(float(r.max()) / du)) + 3
+    half_v = np.pi * ref_radius_mm
+    nv = int(np.ceil(2 * half_v / dv)) + 3
+    grid = ndimage.gaussian_filter(rng.standard_normal((nu, nv), dtype=np.float32), (4.0, 3.0), mode="wrap")
+    grid /= max(float(grid.std()), 1e-6)
+    coords = np.stack([(r / du).ravel(), ((arc + half_v) / dv).ravel()])
+    return ndimage.map_coordinates(grid, coords, order=1, mode="nearest").reshape(shape).astype(np.float32)
