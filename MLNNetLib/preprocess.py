@@ -25,6 +25,11 @@ def prepare_image(array: np.ndarray, spacing: Sequence[float] | None = None) -> 
     markers, macrocalcifications: larger than 1 mm and far outside the tissue range) are left out of the pool
     first (``augment.tissue_range``; ``spacing`` in mm sets what "larger than 1 mm" is, default 0.07 mm).
     Training and inference both call this function, so a model always sees what it was trained on.
+
+    Outside the breast the result is 0 (air), whatever the air's stored value: an image whose pixels are
+    inverted as a whole (a wrong photometric tag: air bright) then reaches the network as the inversion
+    augmentation makes it (tissue inverted, air dark) instead of with a bright band along the skin line.
+    For ordinary images the air is below the breast's lowest percentile anyway, so nothing changes.
     """
     data = np.asarray(array, dtype=np.float32)
     rough = normalize(data)
@@ -32,4 +37,7 @@ def prepare_image(array: np.ndarray, spacing: Sequence[float] | None = None) -> 
     if not breast.any():
         breast = np.ones_like(breast, dtype=bool)
     pool = scale_pool(data, breast, spacing)
-    return normalize(data, pool, low=LOWER_PERCENTILE, high=UPPER_PERCENTILE), breast
+    img01 = normalize(data, pool, low=LOWER_PERCENTILE, high=UPPER_PERCENTILE)
+    if not breast.all():
+        img01[~breast] = 0.0
+    return img01, breast

@@ -157,3 +157,17 @@ def test_real_cbis_ddsm_films_read_as_dense_is_bright_and_their_inversions_as_in
         xi, bi = prepare_image(raw.max() - raw)
         assert np.array_equal(bi, breast), f.name  # the mask does not depend on the polarity
         assert polarity(xi, bi, (0.4, 0.4)).branch == 1, f.name
+
+
+def test_a_wrong_photometric_tag_reaches_the_network_as_the_inversion_domain():
+    """`wrongtag`: the stored pixels are inverted as a whole (air bright). The preparation keeps the air at 0 and
+    the polarity reads the tissue as inverted, so the image meets branch 1 as training made its domain."""
+    from MLNNetLib.synth import generate_case
+
+    raw, _, info = generate_case("wrongtag", 90_004, shape=SHAPE)
+    assert info.get("air_bright_when_read", True)
+    x, breast = prepare_image(raw, (0.1, 0.1))
+    assert not x[~breast].any()  # air is 0, not the stored bright value
+    assert polarity(x, breast, (0.1, 0.1)).branch == 1
+    xn, bn = prepare_image(raw.max() + raw.min() - raw, (0.1, 0.1))  # what a reader honouring MONOCHROME1 makes
+    assert np.array_equal(bn, breast) and polarity(xn, bn, (0.1, 0.1)).branch == 0
