@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(.safetensors or .pth; nothing is downloaded)")
     p.add_argument("--skip", choices=SKIP_WIRINGS, help="Swin-Unet skip taps: stage_input (official Swin-Unet, the "
                    "config default) or stage_output")
+    p.add_argument("--input-norm", choices=("none", "local"), help="network input normalisation: local = local contrast "
+                   "normalisation of each tile (1.5 mm Gaussian window), none = the [0, 1] tile as it is (config default)")
     p.add_argument("--grad-checkpointing", action="store_true", help="recompute Swin blocks in backward: less GPU "
                    "memory for the paper config, same results")
     p.add_argument("--val-whole-every", type=int, default=2, metavar="N", help="validate on whole held-out images "
@@ -81,6 +83,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.variant:
         num_domains, augment = VARIANTS[args.variant]["num_domains"], VARIANTS[args.variant]["augment"]
         stacked = stacked or VARIANTS[args.variant].get("stacked_augment", False)
+        if getattr(args, "input_norm", None) is None:
+            args.input_norm = VARIANTS[args.variant].get("input_norm")
         if arch is None and VARIANTS[args.variant].get("arch", "swin_unet") != "swin_unet":
             arch = VARIANTS[args.variant]["arch"]  # pro_unext variants pin their network; the others keep --config's
     config = config_for_arch(args.config, arch) if arch else args.config
@@ -92,7 +96,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, loss=args.loss,
         pos_weight=args.pos_weight, seed=args.seed, device=args.device, resume=args.resume,
         overwrite=args.overwrite, max_images=args.max_images, recipe=getattr(args, "recipe", None),
-        init=getattr(args, "init", None), skip=getattr(args, "skip", None),
+        init=getattr(args, "init", None), skip=getattr(args, "skip", None), input_norm=getattr(args, "input_norm", None),
         val_whole_every=getattr(args, "val_whole_every", 2), grad_checkpointing=getattr(args, "grad_checkpointing", False),
         folds=getattr(args, "folds", None),
         fold=getattr(args, "fold", None), split_file=getattr(args, "split_file", None),

@@ -113,6 +113,7 @@ def train_config(variant: str, data: Path, out: Path, profile: Profile, source: 
     return TrainConfig(
         data=str(data), out=str(out), source_domain=source, config=config_for_arch(profile.config, arch), arch=arch,
         num_domains=v["num_domains"], augment=v["augment"], stacked_augment=v.get("stacked_augment", False),
+        input_norm=v.get("input_norm"),
         epochs=profile.epochs, steps_per_epoch=profile.steps_per_epoch, batch_size=profile.batch_size, lr=profile.lr,
         warmup_steps=profile.warmup_steps, loss=profile.loss, seed=seed, device=device,
     )
@@ -219,6 +220,9 @@ def run_study(
     from MLNNetLib.progress import ensure
 
     progress = ensure(progress)
+    labels = [r.label for r in rows]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"study rows need distinct labels, got {labels}")
     t0 = time.time()
     out.mkdir(parents=True, exist_ok=True)
     train_dir = out / "data" / "train" / source

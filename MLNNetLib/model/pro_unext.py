@@ -20,6 +20,7 @@ from torch import nn
 
 from MLNNetLib.errors import InputError
 from MLNNetLib.model.domain_batchnorm import DomainBatchNorm2d
+from MLNNetLib.model.input_norm import input_transform
 from MLNNetLib.model.domain_norm import DomainContext, DomainLayerNorm, domain_norms, route_domains
 from MLNNetLib.model.pro_unext_blocks import ConvBNAct, FusedMBConv, TokenEmbed, TokMLPBlock, UpConv
 from MLNNetLib.model.pro_unext_config import ARCH, ProUNeXtConfig
@@ -49,6 +50,7 @@ class ProUNeXt(nn.Module):
         c = config.channels
         dpr = torch.linspace(0, config.drop_path_rate, 8).tolist()  # 4 MBConv + 2 encoder + 2 decoder MLP blocks
 
+        self.input_norm = input_transform(config.input_norm, config.input_norm_sigma_px)
         self.micro = ConvBNAct(config.in_chans, c[0], bn)  # full resolution, stride 1
         self.mbconv = nn.ModuleList(
             [FusedMBConv(c[i], c[i + 1], config.mbconv_expand, config.se_ratio, bn, dpr[i]) for i in range(4)])
@@ -74,6 +76,7 @@ class ProUNeXt(nn.Module):
 
     def forward(self, x: torch.Tensor, domain: torch.Tensor | int) -> torch.Tensor:
         with self.domain_context.routing(self._check(x, domain)):
+            x = self.input_norm(x)
             h, w = x.shape[-2:]
             m = self.config.divisor
             ph, pw = -h % m, -w % m

@@ -28,6 +28,8 @@ class ProUNeXtConfig:
     drop_path_rate: float = 0.0
     norm_eps: float = 1e-5
     bn_momentum: float = 0.1
+    input_norm: str = "none"  # "local": local contrast normalisation of the input tile (model/input_norm.py)
+    input_norm_sigma_px: float = 15.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -54,6 +56,10 @@ class ProUNeXtConfig:
             return "mbconv_expand and mlp_ratio must be > 0 and se_ratio in (0, 1]"
         if self.shift_size < 1 or self.shift_size % 2 == 0:
             return f"shift_size must be a positive odd number, got {self.shift_size}"
+        from MLNNetLib.model.input_norm import MODES
+
+        if self.input_norm not in MODES or self.input_norm_sigma_px <= 0:
+            return f"input_norm must be one of {MODES} with a positive sigma, got {self.input_norm!r}"
         return None
 
     def to_dict(self) -> dict[str, Any]:

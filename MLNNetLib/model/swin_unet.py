@@ -24,6 +24,7 @@ from torch import nn
 
 from MLNNetLib.errors import InputError
 from MLNNetLib.model.configs import ModelConfig
+from MLNNetLib.model.input_norm import input_transform
 from MLNNetLib.model.domain_norm import DomainContext, DomainLayerNorm, domain_norms, route_domains
 
 NormFactory = partial  # partial(DomainLayerNorm, num_domains=K, context=ctx, eps=...)
@@ -123,6 +124,7 @@ class SwinUnet(nn.Module):
         else:
             self.stem, self.fuse = None, None
         self.head = nn.Conv2d(head_in, 1, kernel_size=1)
+        self.input_norm = input_transform(config.input_norm, config.input_norm_sigma_px)
         self.grad_checkpointing = False
         self.apply(_init_weights)
         # Calcifications are ~0.1 % of pixels: start the head at that prior (RetinaNet-style) instead of p = 0.5
@@ -141,6 +143,7 @@ class SwinUnet(nn.Module):
             return self._forward(x)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input_norm(x)
         feats = self.pos_drop(self.patch_embed(x))
         skips = []
         for stage in self.encoder:

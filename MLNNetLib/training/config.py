@@ -19,6 +19,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the same stack under the domain branches: each tile is transformed, then its Bezier/inverted versions made
     "pro_unext-mln-bigaug": {"num_domains": 2, "augment": True, "stacked_augment": True, "arch": "pro_unext"},
     "pro_unext-bigaug": {"num_domains": 1, "augment": False, "stacked_augment": True, "arch": "pro_unext"},
+    # the same with local contrast normalisation of the input (model/input_norm.py)
+    "pro_unext-mln-bigaug-lcn": {"num_domains": 2, "augment": True, "stacked_augment": True, "arch": "pro_unext",
+                                 "input_norm": "local"},
+    "pro_unext-mln-lcn": {"num_domains": 2, "augment": True, "arch": "pro_unext", "input_norm": "local"},
 }
 
 
@@ -45,6 +49,7 @@ class TrainConfig:
     init: str | None = None  # local timm/Microsoft Swin weights to start the Swin-Unet from (nothing is downloaded)
     skip: str | None = None  # Swin-Unet skip wiring override ("stage_input" official, "stage_output"); None = config's
     grad_checkpointing: bool = False  # recompute Swin blocks in backward (memory for compute); routing survives it
+    input_norm: str | None = None  # network input normalisation override ("local" contrast, "none"); None = config's
     pos_weight: float = 20.0
     positive_fraction: float = 0.8  # share of tiles centred near a calcification
     val_fraction: float = 0.2

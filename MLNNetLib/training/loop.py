@@ -73,10 +73,12 @@ def _best_epoch(history: list, every: int) -> dict:
 
 
 def _model_config(cfg: TrainConfig):
-    """The network config of a run: the named preset, with the Swin-Unet skip wiring override if given."""
+    """The network config of a run: the named preset, with the input-normalisation and Swin-Unet skip overrides."""
     from MLNNetLib.model import get_config
 
     config = get_config(cfg.config)
+    if cfg.input_norm is not None:
+        config = config.replace(input_norm=cfg.input_norm)
     if cfg.skip is not None:
         if config.arch != "swin_unet":
             raise InputError(None, f"skip={cfg.skip!r} is a Swin-Unet option; config {cfg.config!r} is {config.arch}")
