@@ -9,19 +9,12 @@ from pathlib import Path
 from MLNNetLib.atomic import atomic_path, write_text
 from MLNNetLib.experiments.profiles import PROFILES
 from MLNNetLib.experiments.reports import study_report
-from MLNNetLib.experiments.study import DEFAULT_ROW, DEFAULT_SELECTION, DEFAULT_VARIANT, TOPHAT, Row, StudyResult, run_study
+from MLNNetLib.experiments.study import DEFAULT_ROW, DEFAULT_VARIANT, QUICK_ROWS, StudyResult, run_study
 from MLNNetLib.log import get_logger
 
 log = get_logger(__name__)
 
-DEMO_ROWS = [
-    Row("Top-hat floor", TOPHAT, "-"),
-    Row("Basenet", "basenet"),
-    Row("BigAug", "bigaug"),
-    Row("MLN-net", "mln-net", "cosine"),  # the paper's method, as published
-    Row("MLN-net (polarity)", "mln-net", "polarity"),
-    Row(DEFAULT_ROW, DEFAULT_VARIANT, DEFAULT_SELECTION),
-]
+DEMO_ROWS = QUICK_ROWS  # the quick benchmark's rows on fewer test images
 BASELINES = ["Top-hat floor", "BigAug", "Basenet", "MLN-net"]
 
 
@@ -45,8 +38,9 @@ def run_demo(out: Path, profile: str = "demo", source: str = "ffdm", seed: int =
     intro = (
         f"Every model was trained on the synthetic `{source}` style only and applied to whole images of the "
         f"{len(targets)} unseen scanner styles. `{DEFAULT_ROW}` is the default of `mlnnet segment` and the Slicer "
-        "module: seed 002's Pro_UNeXt with one norm branch per augmented domain (Bézier curves, inversion), the "
-        "BigAug stacked transformations under the branches, and the branch chosen by the image's tissue polarity. "
+        "module: seed 002's Pro_UNeXt with one norm branch per augmented domain (Bézier curves, inversion), local "
+        "contrast normalisation of the network input (LCN, 1.5 mm window), and the branch chosen by the image's "
+        "tissue polarity. "
         "`MLN-net` is the paper's method as published (Swin-Unet, K=2, cosine selection). Baselines: the top-hat "
         "floor, Basenet (the Swin-Unet, K=1, source images only) and BigAug (Basenet with stacked transformations). "
         "Models: `model.safetensors` (default), `mlnnet_paper.safetensors`, `basenet.safetensors`."

@@ -23,9 +23,9 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # demo: `make demo` on 2 idle cores, under 15 minutes with four trainings and every style.
-    "demo": Profile("demo", "small-stem", (768, 640), 0.1, 20, 12, 10, 50, 4, 1e-3, 30, "paper"),
-    # quick: the benchmark on 2 cores (under 30 minutes): >= 20 test images per style for intervals.
-    "quick": Profile("quick", "small-stem", (768, 640), 0.1, 24, 20, 10, 60, 4, 1e-3, 30, "paper"),
+    "demo": Profile("demo", "small-stem", (640, 512), 0.1, 20, 5, 10, 30, 4, 1e-3, 30, "paper"),
+    # quick: the benchmark on 2 cores (under 30 minutes): the demo's training, >= 20 test images per style.
+    "quick": Profile("quick", "small-stem", (640, 512), 0.1, 20, 20, 10, 30, 4, 1e-3, 30, "paper"),
     "full": Profile("full", "paper-stem", (1536, 1216), 0.1, 200, 40, 100, 200, 4, 2e-4, 500, "paper"),
     # smoke: the test suite's end-to-end run of the whole study machinery (seconds, learns next to nothing)
     "smoke": Profile("smoke", "tiny-stem", (288, 256), 0.1, 4, 2, 1, 4, 2, 1e-3, 2, "paper"),

@@ -53,9 +53,24 @@ ABLATION_ROWS = [
     Row("Pro_UNeXt-MLN (polarity)", "pro_unext-mln", "polarity"),
     Row("Pro_UNeXt-MLN + BigAug (cosine)", "pro_unext-mln-bigaug", "cosine"),
     Row("Pro_UNeXt-MLN + BigAug (polarity)", "pro_unext-mln-bigaug", "polarity"),
+    Row("Pro_UNeXt + LCN", "pro_unext-lcn"),  # local contrast normalisation without the norm branches
+    Row("Pro_UNeXt-MLN + LCN (cosine)", "pro_unext-mln-lcn", "cosine"),
+    Row("Pro_UNeXt-MLN + LCN (polarity)", "pro_unext-mln-lcn", "polarity"),
+    Row("Pro_UNeXt-MLN + BigAug + LCN (polarity)", "pro_unext-mln-bigaug-lcn", "polarity"),
 ]
-DEFAULT_VARIANT, DEFAULT_SELECTION = "pro_unext-mln-bigaug", "polarity"
-DEFAULT_ROW = "Pro_UNeXt-MLN + BigAug (polarity)"
+DEFAULT_VARIANT, DEFAULT_SELECTION = "pro_unext-mln-lcn", "polarity"
+DEFAULT_ROW = "Pro_UNeXt-MLN + LCN (polarity)"
+# The rows a 2-core CPU can afford (the demo and `ablation --profile quick`): the default, the paper's method as
+# published, and the baselines the default must beat. `--rows all` adds the rest of ABLATION_ROWS.
+QUICK_ROWS = [
+    Row("Top-hat floor", TOPHAT, "-"),
+    Row("Basenet", "basenet"),
+    Row("BigAug", "bigaug"),
+    Row("MLN-net", "mln-net", "cosine"),  # the paper's method, as published
+    Row("MLN-net (polarity)", "mln-net", "polarity"),
+    Row("Pro_UNeXt-MLN + LCN (cosine)", "pro_unext-mln-lcn", "cosine"),
+    Row(DEFAULT_ROW, DEFAULT_VARIANT, DEFAULT_SELECTION),
+]
 BASELINE_ROWS = ("Top-hat floor", "BigAug", "Basenet", "Basenet-S")
 
 
