@@ -68,6 +68,12 @@ def test_training_writes_a_complete_run(data_dir, tmp_path):
     assert header["spacing_mm"] == pytest.approx([0.1, 0.1])
     assert header["training"]["source_domain"] == "ffdm" and header["training"]["epochs_done"] == 2
     assert set(header["selection"]["ood_thresholds"]) >= {"cosine", "euclidean", "plus"}
+    # issue 13 item 12: the OOD limits come from held-out source images, with inference's tile count
+    from MLNNetLib.inference.options import InferenceOptions
+
+    calibration = header["selection"]["calibration"]
+    assert calibration["held_out"] is True and calibration["images"] >= 1
+    assert calibration["tiles_per_image"] == InferenceOptions().selection_tiles
 
 
 def test_existing_run_is_not_overwritten(data_dir, tmp_path):

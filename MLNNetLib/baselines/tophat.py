@@ -22,11 +22,14 @@ import numpy as np
 from scipy import ndimage
 
 from MLNNetLib.errors import InputError
+from MLNNetLib.log import get_logger
 from MLNNetLib.preprocess import prepare_image
 from MLNNetLib.selection.polarity import polarity
 
+log = get_logger(__name__)
+
 ELEMENT_MM = 0.7
-THRESHOLDS = tuple(np.round(np.linspace(0.01, 0.40, 40), 4))
+THRESHOLDS = tuple(np.round(np.linspace(0.01, 0.80, 80), 4))  # 0.40 was the best on the source once: the grid ends well past it
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ def fit_threshold(samples: Iterable[tuple[np.ndarray, np.ndarray, Sequence[float
         raise InputError(None, "the top-hat threshold needs at least one labelled source image")
     means = [float(np.mean([_dice(r > t, m) for r, m in responses])) for t in thresholds]
     best = int(np.argmax(means))
+    if best == len(thresholds) - 1:
+        log.warning("top-hat threshold %.3f is the last of the grid: the best may lie beyond it", thresholds[best])
     return TophatDetector(float(thresholds[best]), element_mm, len(responses), means[best])
 
 

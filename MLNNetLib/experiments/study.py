@@ -154,6 +154,43 @@ def ensure_model(variant: str, data: Path, out: Path, profile: Profile, source: 
     return train(cfg)
 
 
+class ScoreCache:
+    """Per-image scores of one model, by selection and style, kept beside the study (``scores/VARIANT.json``).
+
+    A row's scores depend only on the model, its selection and the test images, so a second study in the same
+    folder (``ablation --rows all`` after the quick rows) scores only what is new. Keyed by the checkpoint's
+    sha256 and the test images' ids: a retrained model or other test data starts empty."""
+
+    def __init__(self, path: Path, model_sha: str | None, items: dict[str, list[dict]]) -> None:
+        self.path, self.sha = path, model_sha
+        self.items = {style: [it["id"] for it in its] for style, its in items.items()}
+        self.rows: dict[str, dict[str, list[ImageScore]]] = {}
+        self._fresh: dict[str, dict[str, list[ImageScore]]] = {}
+        if model_sha and path.exists():
+            saved = json.loads(path.read_text())
+            if saved.get("sha256") == model_sha and saved.get("items") == self.items:
+                self.rows = {sel: {style: [ImageScore(**d) for d in scores] for style, scores in by_style.items()}
+                             for sel, by_style in saved["rows"].items()}
+
+    def has(self, selection: str) -> bool:
+        return set(self.rows.get(selection, {})) >= set(self.items)
+
+    def put(self, selection: str, style: str, scores: list[ImageScore]) -> None:
+        self._fresh.setdefault(selection, {})[style] = scores
+
+    def get(self, selection: str, style: str) -> list[ImageScore]:
+        return self._fresh.get(selection, {}).get(style) or self.rows[selection][style]
+
+    def save(self) -> None:
+        if not self.sha:
+            return
+        rows = {sel: {st: [{"id": s.id, "domain": s.domain, "metrics": s.metrics, "summary": s.summary} for s in sc]
+                      for st, sc in by_style.items()} for sel, by_style in {**self.rows, **self._fresh}.items()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(self.path, json.dumps({"sha256": self.sha, "items": self.items, "rows": rows}, default=float),
+                   overwrite=True)
+
+
 def _fit_tophat(train_dir: Path, source: str, seed: int) -> "object":
     """The floor's threshold, chosen on the same held-out source images the models validate on."""
     from MLNNetLib.baselines import fit_threshold
@@ -259,9 +296,18 @@ def run_study(
         result.models[variant] = ensure_model(variant, train_dir, out / "models" / variant, profile, source, seed, device)
         ckpt = load_checkpoint(result.models[variant])
         own = [r for r in rows if r.variant == variant]
+        cache = ScoreCache(out / "scores" / f"{variant}.json", ckpt.header.get("sha256"), test_items)
+        todo = [r for r in own if not cache.has(r.selection)]
+        if len(todo) < len(own):
+            log.info("%s: reusing the scores of %s (same model, same test images)", variant,
+                     ", ".join(r.label for r in own if r not in todo))
         for style in styles:
-            for label, scores in _score_variant(ckpt, own, test_items[style], keep).items():
-                result.scores[(label, style)] = scores
+            if todo:
+                for label, scores in _score_variant(ckpt, todo, test_items[style], keep).items():
+                    cache.put(next(r.selection for r in todo if r.label == label), style, scores)
+            for r in own:
+                result.scores[(r.label, style)] = cache.get(r.selection, style)
+        cache.save()
         if ckpt.model.num_domains > 1 and check_images > 0:
             images = [read_image(it["image"]) for it in test_items[source][:check_images]]
             selecting = [m for m in dict.fromkeys(r.selection for r in own) if m != "union"]  # union selects nothing
