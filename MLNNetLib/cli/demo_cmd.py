@@ -11,7 +11,7 @@ HELP = "Synthesise data, train the default model, MLN-net and the baselines, sco
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--profile", default="demo", choices=["demo", "quick", "full"],
-                   help="demo: under 15 min on 2 CPU cores (default); quick: the benchmark's CPU profile; full: GPU")
+                   help="demo: about half an hour on 2 CPU cores (default); quick: the benchmark's CPU profile; full: GPU")
     p.add_argument("--source-domain", default="ffdm")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
