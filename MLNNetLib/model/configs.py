@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from MLNNetLib.errors import InputError
-from MLNNetLib.model.input_norm import MODES as INPUT_NORMS
+from MLNNetLib.model.input_norm import DEFAULT_SIGMA_PX, config_problem as input_norm_problem
 from MLNNetLib.model import pro_unext_config
 from MLNNetLib.model.pro_unext_config import ProUNeXtConfig
 
@@ -41,7 +41,7 @@ class ModelConfig:
     skip: str = "stage_input"  # skip-connection taps, one of SKIP_WIRINGS (official Swin-Unet by default)
     stem_chans: int = 16
     input_norm: str = "none"  # "local": local contrast normalisation of the input tile (model/input_norm.py)
-    input_norm_sigma_px: float = 15.0
+    input_norm_sigma_px: float = DEFAULT_SIGMA_PX
     norm_eps: float = 1e-5
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes; not used by the network
 
@@ -73,8 +73,8 @@ class ModelConfig:
             return f"need >= 2 stages and one head count per stage (depths {self.depths}, heads {self.num_heads})"
         if self.skip not in SKIP_WIRINGS:
             return f"skip must be one of {SKIP_WIRINGS}, got {self.skip!r}"
-        if self.input_norm not in INPUT_NORMS or self.input_norm_sigma_px <= 0:
-            return f"input_norm must be one of {INPUT_NORMS} with a positive sigma, got {self.input_norm!r}"
+        if input_norm_problem(self.input_norm, self.input_norm_sigma_px):
+            return input_norm_problem(self.input_norm, self.input_norm_sigma_px)
         if min(self.depths) < 1 or self.in_chans < 1 or self.embed_dim < 1 or self.stem_chans < 1:
             return "depths, in_chans, embed_dim and stem_chans must be positive"
         factor = self.patch_size * 2 ** (self.num_stages - 1)

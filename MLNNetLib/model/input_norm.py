@@ -53,6 +53,13 @@ class LocalContrastNorm(nn.Module):
         return (detail / spread).clamp(-CLAMP, CLAMP) / CLAMP
 
 
+def config_problem(mode: str, sigma_px: float) -> str | None:
+    """The one check both architectures' configs run on their input-normalisation fields."""
+    if mode not in MODES or sigma_px <= 0:
+        return f"input_norm must be one of {MODES} with a positive sigma, got {mode!r} (sigma {sigma_px})"
+    return None
+
+
 def input_transform(mode: str, sigma_px: float) -> nn.Module:
     if mode == "none":
         return nn.Identity()

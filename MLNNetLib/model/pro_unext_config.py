@@ -56,11 +56,9 @@ class ProUNeXtConfig:
             return "mbconv_expand and mlp_ratio must be > 0 and se_ratio in (0, 1]"
         if self.shift_size < 1 or self.shift_size % 2 == 0:
             return f"shift_size must be a positive odd number, got {self.shift_size}"
-        from MLNNetLib.model.input_norm import MODES
+        from MLNNetLib.model.input_norm import config_problem
 
-        if self.input_norm not in MODES or self.input_norm_sigma_px <= 0:
-            return f"input_norm must be one of {MODES} with a positive sigma, got {self.input_norm!r}"
-        return None
+        return config_problem(self.input_norm, self.input_norm_sigma_px)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
