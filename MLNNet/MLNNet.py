@@ -59,9 +59,11 @@ class MLNNet(ScriptedLoadableModule):
         self.parent.dependencies = []
         self.parent.contributors = ["MLNNet developers (https://github.com/mlnnet/MLNNet)"]
         self.parent.helpText = (
-            "Segments clustered breast microcalcifications in mammograms (FFDM) and tomosynthesis (DBT) with "
-            "MLN-net, a Swin-Unet with one LayerNorm branch per augmented domain; the branch is chosen per image "
-            "from recorded layer statistics and an out-of-distribution warning is shown when nothing fits. "
+            "Segments clustered breast microcalcifications in mammograms (FFDM) and tomosynthesis (DBT). The default "
+            "model is a Pro_UNeXt with local contrast normalisation; an image whose tissue polarity reads inverted "
+            "(e.g. a wrong MONOCHROME1/2 tag) is inverted back. MLN-net models (one norm branch per augmented "
+            "domain) choose their branch per image by the same polarity reading or, as in the paper, by recorded "
+            "layer statistics; an out-of-distribution warning is shown when the image fits no training domain. "
             "Also: reference labels from points (level tracing), evaluation against your labels (TPR, precision, "
             "DSC, HD, HD95, ASD in mm, lesion detection), calcification/cluster quantification and benign/malignant "
             "scoring with a trained classifier. Needs 3D Slicer 5.10 or later. "
@@ -415,9 +417,10 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def showSummary(self, summary: dict) -> None:
         scores = ", ".join("n/a" if s is None else f"{s:.3f}" for s in summary.get("scores", []))
         branch = "union of all branches" if summary.get("branch") is None else f"branch {summary['branch']}"
+        inverted = "; the image read as inverted and was inverted back" if summary.get("inverted") else ""
         self.ui.resultLabel.text = (
             f"Segment '{summary['segment_name']}': {summary['foreground_pixels']} px; {branch} "
-            f"({summary.get('selection')}); scores per branch: [{scores}]; {summary['seconds']:.1f} s"
+            f"({summary.get('selection')}){inverted}; scores per branch: [{scores}]; {summary['seconds']:.1f} s"
         )
         self.ui.oodWarningLabel.setVisible(bool(summary.get("ood")))
 

@@ -155,7 +155,8 @@ def test_identity_model_reproduces_the_normalised_image_inside_the_breast():
     img01, breast = prepare_image(arr)
     np.testing.assert_allclose(res.probability[breast], np.clip(img01[breast], 1e-6, 1 - 1e-6), atol=2e-5)
     np.testing.assert_array_equal(res.mask[breast], (res.probability[breast] > 0.5).astype(np.uint8))
-    assert res.branch == 0 and res.selection == "single" and res.scores == []
+    # the default selection is polarity; a single-branch model gets no branch choice, only the inversion check
+    assert res.branch == 0 and res.selection == "polarity" and not res.inverted and res.scores == []
 
 
 def test_roi_restricts_the_work_and_the_output():

@@ -21,7 +21,15 @@ def test_smoke_study_scores_every_row_on_every_style_and_reuses_its_work(tmp_pat
         for style in ("ffdm", "wrongtag"):
             values = result.values(row.label, style)
             assert len(values) == prof.test_images and all(v is None or 0.0 <= v <= 1.0 for v in values)
-    assert [c.method for c in result.checks[DEFAULT_VARIANT]] == ["polarity", "cosine"]
+    assert [c.method for c in result.checks[DEFAULT_VARIANT]] == ["polarity"]  # K = 1: the inversion decision
+    from MLNNetLib.selection.polarity import DECISIVE
+
+    for label, inverts in ((DEFAULT_ROW, True), ("Default (cosine)", False)):
+        for s in result.scores[(label, "wrongtag")]:  # inverted back exactly when polarity reads inverted
+            pol = s.summary["polarity"]
+            assert s.summary["inverted"] == (inverts and pol is not None and pol <= -DECISIVE), (label, pol)
+    header = json.loads(result.models[DEFAULT_VARIANT].with_suffix(".json").read_text())
+    assert "cosine" in header["selection"]["ood_thresholds"]  # a single-branch model is OOD-calibrated too
     saved = json.loads((tmp_path / "results.json").read_text())
     assert {im["method"] for im in saved["images"]} == {r.label for r in ROWS}
     report = study_report("smoke", "smoke", result, prof, tmp_path, default=DEFAULT_ROW, baselines=["Top-hat floor"])

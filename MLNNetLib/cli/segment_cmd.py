@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="nrrd", choices=("nrrd", "dicom-seg"),
                         help="mask format: NRRD (default) or a DICOM Segmentation object referencing the DICOM input")
     parser.add_argument("--selection", default="polarity", choices=SELECTIONS,
-                        help="branch selection (default polarity: the branch whose tissue polarity matches the image's; "
+                        help="branch selection (default polarity: the branch whose tissue polarity matches the image's; a "
+                             "single-branch model gets an image that reads inverted inverted back; "
                              "cosine = the paper's MLN-net, euclidean = MLN-net-E, plus = MLN-net+, union = MLN-net-R)")
     parser.add_argument("--branch", type=int, help="use this branch and skip selection (overrides --selection)")
     parser.add_argument("--mode", default="sliding", choices=("sliding", "paper"),

@@ -4,6 +4,8 @@ Each image appears four ways: as it is; brightened by a gamma remap until its br
 inversion's; inverted inside the breast (the source-dissimilar domain as training makes it, air kept dark);
 and that inversion darkened to the original's breast mean. A selection that reads the domain picks branch 0
 for the first two and branch 1 for the last two; one that reads brightness gets the middle two wrong.
+A single-branch model has no branch to pick: there the decision tested is whether polarity selection inverts
+the image back (1) or not (0).
 """
 
 from __future__ import annotations
@@ -66,11 +68,13 @@ def check_selection(ckpt, images: list[Image], methods: list[str], options=None)
     from MLNNetLib.inference.segment import choose_branch_for_image
 
     results = {m: SelectionCheck(m, {c: 0 for c, _ in CONDITIONS}, len(images)) for m in methods}
+    single = int(getattr(ckpt.model, "num_domains", 1)) == 1
     for image in images:
         for name, expected, version in versions(image):
             for m in methods:
                 choice = choose_branch_for_image(ckpt, version, m, options)
-                results[m].correct[name] += int(choice.branch == expected)
+                decided = int(choice.inverted) if single else choice.branch
+                results[m].correct[name] += int(decided == expected)
     return list(results.values())
 
 

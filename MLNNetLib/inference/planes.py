@@ -82,7 +82,12 @@ class TissueTiles:
         self._best.sort(key=lambda kv: kv[0])
         del self._best[self.n :]
 
-    def tiles(self) -> list[np.ndarray]:
+    def tiles(self, inverted: bool = False) -> list[np.ndarray]:
+        """The chosen tiles; ``inverted``: with the breast inverted, as a single-branch model then sees them."""
+        if inverted:
+            from MLNNetLib.augment.invert import invert
+
+            return [invert(p, m) for _, p, m in self._best]
         return [p for _, p, _ in self._best]
 
     def breast_mean(self) -> float | None:

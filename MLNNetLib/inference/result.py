@@ -20,10 +20,12 @@ class SegmentationResult:
     skipped_tiles: int  # tiles without a breast pixel, not predicted
     seconds: float
     decisions: list[str] = field(default_factory=list)
-    selection: str = "cosine"  # method used ("cosine", "euclidean", "plus", "union", "fixed", "single")
+    selection: str = "cosine"  # method used ("cosine", "euclidean", "plus", "union", "fixed", "single";
+    # "polarity" on a single-branch model: the polarity reading decided whether the image was inverted back)
     options: dict[str, Any] = field(default_factory=dict)
     polarity: float | None = None  # whole-image tissue polarity score (selection/polarity.py); None = not measurable
     ood_score: float | None = None  # distance of the image's statistics from training's (selection.Selection)
+    inverted: bool = False  # the breast was inverted back before a single-branch model (read as inverted)
 
     def summary(self) -> dict[str, Any]:
         """JSON-able facts about the run (no arrays)."""
@@ -34,6 +36,7 @@ class SegmentationResult:
             "ood_score": None if self.ood_score is None else round(float(self.ood_score), 5),
             "selection": self.selection,
             "polarity": None if self.polarity is None else round(float(self.polarity), 4),
+            "inverted": bool(self.inverted),
             "tiles": int(self.tiles),
             "skipped_tiles": int(self.skipped_tiles),
             "seconds": round(float(self.seconds), 3),

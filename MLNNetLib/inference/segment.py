@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from MLNNetLib import selection as selection_pkg
+from MLNNetLib.augment.invert import invert
 from MLNNetLib.errors import InputError
 from MLNNetLib.image import Image
 from MLNNetLib.inference.breast_check import evidence, no_breast_problem
@@ -164,6 +165,7 @@ class BranchChoice:
     polarity: float | None
     decisions: list[str]
     ood_score: float | None = None
+    inverted: bool = False  # a single-branch model gets the image inverted back (see _inverts_input)
 
 
 def choose_branches_for_image(ckpt: Any, image: Image, selections: list[str | int],
@@ -175,10 +177,11 @@ def choose_branches_for_image(ckpt: Any, image: Image, selections: list[str | in
     out: dict[Any, BranchChoice] = {}
     for selection in selections:
         decisions = _Decisions(base)
+        flip = _inverts_input(selection, plan.num_domains, plan.polarity, decisions)
         branch, scores, ood, method, ood_score = _choose_branch(ckpt, plan.model, plan.num_domains, selection,
-                                                                plan.candidates.tiles(), plan.input_mean, plan.device,
+                                                                plan.candidates.tiles(flip), plan.input_mean, plan.device,
                                                                 decisions, plan.polarity)
-        out[selection] = BranchChoice(branch, scores, ood, method, plan.polarity.score, list(decisions), ood_score)
+        out[selection] = BranchChoice(branch, scores, ood, method, plan.polarity.score, list(decisions), ood_score, flip)
     return out
 
 
@@ -207,9 +210,10 @@ def segment_image(
     plan = _plan(ckpt, image, opts, progress, roi)
     decisions = plan.decisions
 
-    # branch selection, once for the image or series
+    # branch selection (or, for a single-branch model, the polarity correction), once for the image or series
+    flip = _inverts_input(selection, plan.num_domains, plan.polarity, decisions)
     branch, scores, ood, method, ood_score = _choose_branch(ckpt, plan.model, plan.num_domains, selection,
-                                                            plan.candidates.tiles(), plan.input_mean, plan.device,
+                                                            plan.candidates.tiles(flip), plan.input_mean, plan.device,
                                                             decisions, plan.polarity)
 
     # pass 2: predict with the chosen branch only, plane by plane, straight into the output
@@ -222,6 +226,8 @@ def segment_image(
     n_tiles = n_skip = 0
     for z in range(plan.z_count):
         plane = plan.planes.get(z)
+        if flip:
+            plane.work = invert(plane.work, plane.mask)  # the breast only: the air stays dark, as in training
         if series is not None:
             series.begin_plane(plan.batches[z])
         if opts.mode == "sliding":
@@ -246,8 +252,26 @@ def segment_image(
     return SegmentationResult(
         mask=mask, probability=full, branch=branch, scores=scores, ood=ood, tiles=n_tiles, skipped_tiles=n_skip,
         seconds=seconds, decisions=list(decisions), selection=method, options=opts.to_dict(),
-        polarity=plan.polarity.score, ood_score=ood_score,
+        polarity=plan.polarity.score, ood_score=ood_score, inverted=flip,
     )
+
+
+def _inverts_input(selection: str | int, num_domains: int, polarity: Polarity, decisions: _Decisions) -> bool:
+    """Polarity selection on a single-branch model: invert the breast back when the image reads inverted.
+
+    Why: a K = 1 network trained on source images alone (no inversion branch) fails on an inverted image
+    (a wrong MONOCHROME1/2 tag: 0 % DSC on the benchmark's ``wrongtag`` style), and the polarity cue says
+    which images those are. With K = 2 the same reading picks the inverted branch instead, so nothing is
+    inverted there. Without a decisive reading the image is used as stored, and the log says so."""
+    if num_domains != 1 or not isinstance(selection, str) or selection_pkg.canonical_method(selection) != "polarity":
+        return False
+    if polarity.branch == 1:
+        decisions.add("image reads inverted: its breast is inverted back before the single-branch model "
+                      "(the air is left as it is)", logging.WARNING)
+        return True
+    if polarity.branch is None:
+        decisions.add("no decisive polarity reading: the image is used as stored")
+    return False
 
 
 def _check_breast(seen: list, opts: InferenceOptions, volume: bool, has_roi: bool, path: str | None, decisions: _Decisions) -> None:
@@ -358,8 +382,7 @@ def _choose_branch(
         raise InputError(None, f"selection must be a method name or a branch index, got {selection!r}")
     method = selection_pkg.canonical_method(selection)
     if num_domains == 1:
-        decisions.add("model has a single branch; no selection")
-        return 0, [], False, "single", None
+        return _single_branch(ckpt, model, method, candidates, device, decisions)
     stats = getattr(ckpt, "stats", None)
     if stats is None and method != "union":
         raise InputError(path, f"checkpoint has no domain statistics, so selection {selection!r} is impossible; use 'union' or a fixed branch")
@@ -382,3 +405,22 @@ def _choose_branch(
     if sel.ood:
         decisions.add("out-of-distribution warning: the image is far from every training domain; treat the result with care", logging.WARNING)
     return (None if method == "union" else sel.branch), scores, bool(sel.ood), method, getattr(sel, "ood_score", None)
+
+
+def _single_branch(ckpt: Any, model: torch.nn.Module, method: str, candidates: list[np.ndarray], device: torch.device,
+                   decisions: _Decisions) -> tuple[int, list[float], bool, str, float | None]:
+    """K = 1: no branch to choose, but the OOD flag still compares the image's norm statistics with the ones
+    recorded in training (cosine, as for the K = 2 methods without statistics of their own)."""
+    shown = "polarity" if method == "polarity" else "single"  # polarity decided whether the image was inverted
+    stats = getattr(ckpt, "stats", None)
+    if stats is None or not candidates:
+        decisions.add("model has a single branch; no selection" + ("" if stats is None else "; no tissue tiles, no OOD check"))
+        return 0, [], False, shown, None
+    tiles = torch.from_numpy(np.stack(candidates)[:, None].astype(np.float32)).to(device)
+    sel = selection_pkg.select_branch(model, tiles, stats, method="cosine")
+    calibrated = sel.threshold is not None
+    decisions.add(f"model has a single branch; no selection; OOD score {sel.ood_score:.4f} from {len(candidates)} tissue "
+                  f"tiles" + ("" if calibrated else " (no calibrated threshold in this checkpoint: no flag)"))
+    if sel.ood:
+        decisions.add("out-of-distribution warning: the image is far from the training domain; treat the result with care", logging.WARNING)
+    return 0, [], bool(sel.ood), shown, sel.ood_score

@@ -23,6 +23,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "pro_unext-mln-bigaug-lcn": {"num_domains": 2, "augment": True, "stacked_augment": True, "arch": "pro_unext",
                                  "input_norm": "local"},
     "pro_unext-lcn": {"num_domains": 1, "augment": False, "arch": "pro_unext", "input_norm": "local"},
+    "pro_unext-bigaug-lcn": {"num_domains": 1, "augment": False, "stacked_augment": True, "arch": "pro_unext",
+                             "input_norm": "local"},
     "pro_unext-mln-lcn": {"num_domains": 2, "augment": True, "arch": "pro_unext", "input_norm": "local"},
 }
 

@@ -75,7 +75,7 @@ def finalize(model: torch.nn.Module, header: dict, cases: list[Case], cfg: Train
     log.info("recorded LayerNorm input statistics of %d norms for %d domain(s) from %d tiles each",
              len(stats.layers), stats.num_domains, cfg.stats_tiles)
     calibration: dict = {}
-    if model.num_domains > 1:
+    if stats.layers:  # K = 1 too: the OOD flag is the only domain check a single-branch model has
         from MLNNetLib.inference.options import InferenceOptions
 
         held_out = bool(val_cases)
