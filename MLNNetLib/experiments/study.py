@@ -256,12 +256,8 @@ def _score_variant(ckpt, rows: list[Row], items: list[dict], keep: set[str], opt
         for row in rows:
             choice = choices[_selection_key(row, k)]
             b = choice.branch
-            if k > 1:
-                run = None if b is None else b
-                prob = np.maximum.reduce([probs[i] for i in range(k)]) if b is None else probs[b]
-            else:
-                run = choice.inverted
-                prob = probs[run]
+            run = b if k > 1 else choice.inverted  # the key of the run this row's choice uses (None: union)
+            prob = np.maximum.reduce([probs[i] for i in range(k)]) if run is None else probs[run]
             summary = {"branch": b, "scores": choice.scores, "ood": choice.ood, "ood_score": choice.ood_score,
                        "polarity": choice.polarity, "selection": choice.method, "inverted": choice.inverted,
                        "seconds": results[0 if run is None else run].seconds}

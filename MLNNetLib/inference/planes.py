@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from MLNNetLib.augment.invert import invert
 from MLNNetLib.inference.resample import resize_stack
 from MLNNetLib.inference.tiling import box_counts, pad_to
 from MLNNetLib.preprocess import prepare_image
@@ -85,8 +86,6 @@ class TissueTiles:
     def tiles(self, inverted: bool = False) -> list[np.ndarray]:
         """The chosen tiles; ``inverted``: with the breast inverted, as a single-branch model then sees them."""
         if inverted:
-            from MLNNetLib.augment.invert import invert
-
             return [invert(p, m) for _, p, m in self._best]
         return [p for _, p, _ in self._best]
 

@@ -403,7 +403,7 @@ def _choose_branch(
         decisions.add(f"branch {sel.branch} chosen by {method} selection from {len(candidates)} tissue tiles; "
                       f"scores {shown}{evidence}")
     if sel.ood:
-        decisions.add("out-of-distribution warning: the image is far from every training domain; treat the result with care", logging.WARNING)
+        _warn_ood(decisions)
     return (None if method == "union" else sel.branch), scores, bool(sel.ood), method, getattr(sel, "ood_score", None)
 
 
@@ -422,5 +422,10 @@ def _single_branch(ckpt: Any, model: torch.nn.Module, method: str, candidates: l
     decisions.add(f"model has a single branch; no selection; OOD score {sel.ood_score:.4f} from {len(candidates)} tissue "
                   f"tiles" + ("" if calibrated else " (no calibrated threshold in this checkpoint: no flag)"))
     if sel.ood:
-        decisions.add("out-of-distribution warning: the image is far from the training domain; treat the result with care", logging.WARNING)
+        _warn_ood(decisions)
     return 0, [], bool(sel.ood), shown, sel.ood_score
+
+
+def _warn_ood(decisions: _Decisions) -> None:
+    decisions.add("out-of-distribution warning: the image is far from every training domain; treat the result with care",
+                  logging.WARNING)
