@@ -65,14 +65,14 @@ class SelectionCheck:
 
 def check_selection(ckpt, images: list[Image], methods: list[str], options=None) -> list[SelectionCheck]:
     """Run every method's selection (as segmentation runs it) on the four versions of every image."""
-    from MLNNetLib.inference.segment import choose_branch_for_image
+    from MLNNetLib.inference.segment import choose_branches_for_image
 
     results = {m: SelectionCheck(m, {c: 0 for c, _ in CONDITIONS}, len(images)) for m in methods}
     single = int(getattr(ckpt.model, "num_domains", 1)) == 1
     for image in images:
         for name, expected, version in versions(image):
-            for m in methods:
-                choice = choose_branch_for_image(ckpt, version, m, options)
+            choices = choose_branches_for_image(ckpt, version, methods, options)  # one plan, one forward pass
+            for m, choice in choices.items():
                 decided = int(choice.inverted) if single else choice.branch
                 results[m].correct[name] += int(decided == expected)
     return list(results.values())

@@ -234,8 +234,7 @@ def _selection_key(row: Row, k: int) -> str:
 def _score_variant(ckpt, rows: list[Row], items: list[dict], keep: set[str], options=None) -> dict[str, list[ImageScore]]:
     """Every row of one model on one style's images, predicting each needed branch (K = 2) or input sense
     (K = 1: as stored or inverted back) once per image."""
-    from MLNNetLib.inference import segment_image
-    from MLNNetLib.inference.segment import choose_branches_for_image
+    from MLNNetLib.inference.segment import PlannedImage
     from MLNNetLib.io import read_image, read_mask
 
     out: dict[str, list[ImageScore]] = {r.label: [] for r in rows}
@@ -244,13 +243,14 @@ def _score_variant(ckpt, rows: list[Row], items: list[dict], keep: set[str], opt
     for item in items:
         image = read_image(item["image"])
         ref = read_mask(item["mask"], like=image)
-        choices = choose_branches_for_image(ckpt, image, selections, options)
+        planned = PlannedImage(ckpt, image, options, reuse=True)  # prepared once for every row and run
+        choices = {sel: planned.choose(sel) for sel in selections}
         if k > 1:
             needed = {c.branch for c in choices.values()}
-            runs = {b: int(b) for b in (set(range(k)) if None in needed else needed)}
+            runs = {b: planned.choose(int(b)) for b in (set(range(k)) if None in needed else needed)}
         else:  # one run per input sense the rows need
-            runs = {c.inverted: ("polarity" if c.inverted else 0) for c in choices.values()}
-        results = {key: segment_image(ckpt, image, selection=sel, options=options) for key, sel in runs.items()}
+            runs = {c.inverted: c for c in choices.values()}
+        results = {key: planned.segment(choice) for key, choice in runs.items()}
         probs = {key: res.probability for key, res in results.items()}
         threshold = next(iter(results.values())).options.get("threshold", 0.5)
         for row in rows:

@@ -38,9 +38,10 @@ class PlanePreparer:
         self._cache: dict[int, Plane] = {}
 
     def get(self, z: int, keep: bool = False) -> Plane:
-        """Prepared plane ``z``; ``keep=True`` caches it (used for a single 2-D image, prepared only once)."""
+        """Prepared plane ``z``; ``keep=True`` caches it (a single 2-D image is prepared only once), and a cached
+        plane stays cached while ``keep`` is asked (``PlannedImage(reuse=True)`` predicts from it again)."""
         if z in self._cache:
-            return self._cache.pop(z)
+            return self._cache[z] if keep else self._cache.pop(z)
         img01, breast = prepare_image(self.stack[z], self.spacing)
         r0, c0, r1, c1 = self.roi
         work, mask = img01[None, r0:r1, c0:c1], breast[None, r0:r1, c0:c1]

@@ -76,7 +76,8 @@ class _Plan:
 
 def _plan(ckpt: Any, image: Image, opts: InferenceOptions, progress: Progress | None, roi: Roi | None) -> _Plan:
     """Pass 1: check sizes, decide spacing and padding, prepare each plane once for tile plans, selection
-    tiles, the breast mean and the tissue polarity (one prepared plane in memory at a time)."""
+    tiles, the breast mean and the tissue polarity (one prepared plane in memory at a time; a 2-D image's
+    one plane is kept for pass 2)."""
     decisions = _Decisions()
     path = image.path
     model = ckpt.model
@@ -166,23 +167,88 @@ class BranchChoice:
     decisions: list[str]
     ood_score: float | None = None
     inverted: bool = False  # a single-branch model gets the image inverted back (see _inverts_input)
+    seconds: float = 0.0  # what making this choice took (the selection forward passes)
+
+
+class PlannedImage:
+    """One image (or DBT series) after pass 1, from which any number of branch choices and predictions are
+    made without preparing it again: ``segment_image`` makes one of each; the benchmark scores several
+    selection rows of one model on an image (the plan, and the norm moments of its selection tiles, once).
+
+    ``reuse=True`` keeps a 2-D image's prepared plane after a prediction, for the next one."""
+
+    def __init__(self, ckpt: Any, image: Image, options: InferenceOptions | None = None,
+                 progress: Progress | None = None, roi: Roi | None = None, reuse: bool = False) -> None:
+        start = time.perf_counter()
+        self.ckpt, self.image, self.reuse = ckpt, image, reuse
+        self.opts = options or InferenceOptions()
+        self.plan = _plan(ckpt, image, self.opts, progress, roi)
+        self.plan_seconds = time.perf_counter() - start
+        self._moments: dict[bool, dict] = {}  # input sense (inverted back or not) -> select_branch's moment cache
+
+    def choose(self, selection: str | int) -> BranchChoice:
+        """The branch (or, K = 1, the input sense) ``selection`` picks for this image, logged as it decides."""
+        start = time.perf_counter()
+        plan = self.plan
+        decisions = _Decisions(plan.decisions)
+        flip = _inverts_input(selection, plan.num_domains, plan.polarity, decisions)
+        tiles = plan.candidates.tiles(flip)
+        branch, scores, ood, method, ood_score = _choose_branch(self.ckpt, plan.model, plan.num_domains, selection,
+                                                                tiles, plan.input_mean, plan.device, decisions,
+                                                                plan.polarity, self._moments.setdefault(flip, {}))
+        return BranchChoice(branch, scores, ood, method, plan.polarity.score, list(decisions), ood_score, flip,
+                            time.perf_counter() - start)
+
+    def segment(self, choice: BranchChoice, progress: Progress | None = None) -> SegmentationResult:
+        """Pass 2: predict with the chosen branch only, plane by plane, straight into the output."""
+        start = time.perf_counter()
+        plan, opts = self.plan, self.opts
+        decisions = _Decisions(choice.decisions)
+        predict = make_predictor(plan.model, choice.branch, plan.num_domains, plan.device)
+        row0, col0, row1, col1 = plan.box
+        h, w = row1 - row0, col1 - col0
+        wh, ww = plan.work_shape
+        full = np.zeros((plan.z_count, plan.rows, plan.cols), dtype=np.float32)
+        series = _SeriesProgress(progress, sum(plan.batches)) if progress is not None else None
+        n_tiles = n_skip = 0
+        for z in range(plan.z_count):
+            plane = plan.planes.get(z, keep=self.reuse)
+            # the breast only: the air stays dark, as in training (a new array: a kept plane stays as prepared)
+            work = invert(plane.work, plane.mask) if choice.inverted else plane.work
+            if series is not None:
+                series.begin_plane(plan.batches[z])
+            if opts.mode == "sliding":
+                res = sliding_window(predict, work, plan.tile, opts.overlap, plane.mask, opts.batch_size, opts.blend,
+                                     series, plans=[plan.plans[z]])
+            else:
+                res = paper_predict(predict, work, plan.size, plane.mask, opts.batch_size, series)
+            n_tiles, n_skip = n_tiles + res.tiles, n_skip + res.skipped
+            prob = res.probability[:, :wh, :ww]
+            if plan.resampled:
+                prob = np.clip(resize_stack(prob, (h, w), order=1), 0.0, 1.0)
+            full[z, row0:row1, col0:col1] = prob[0]
+            del plane, work, res, prob
+        if series is not None:
+            series.finish()
+
+        mask = (full > opts.threshold).astype(np.uint8)
+        if not self.image.is_volume:
+            full, mask = full[0], mask[0]
+        seconds = self.plan_seconds + choice.seconds + time.perf_counter() - start
+        decisions.add(f"done: {int(np.count_nonzero(mask))} foreground pixels (p > {opts.threshold:g}) in {seconds:.2f} s")
+        return SegmentationResult(
+            mask=mask, probability=full, branch=choice.branch, scores=choice.scores, ood=choice.ood, tiles=n_tiles,
+            skipped_tiles=n_skip, seconds=seconds, decisions=list(decisions), selection=choice.method,
+            options=opts.to_dict(), polarity=choice.polarity, ood_score=choice.ood_score, inverted=choice.inverted,
+        )
 
 
 def choose_branches_for_image(ckpt: Any, image: Image, selections: list[str | int],
                               options: InferenceOptions | None = None, roi: Roi | None = None) -> dict[Any, BranchChoice]:
     """Pass 1 once and every requested branch selection exactly as ``segment_image`` makes it, without
     predicting: what the selection tests (polarity x brightness) and the benchmark's OOD evaluation measure."""
-    plan = _plan(ckpt, image, options or InferenceOptions(), None, roi)
-    base = list(plan.decisions)
-    out: dict[Any, BranchChoice] = {}
-    for selection in selections:
-        decisions = _Decisions(base)
-        flip = _inverts_input(selection, plan.num_domains, plan.polarity, decisions)
-        branch, scores, ood, method, ood_score = _choose_branch(ckpt, plan.model, plan.num_domains, selection,
-                                                                plan.candidates.tiles(flip), plan.input_mean, plan.device,
-                                                                decisions, plan.polarity)
-        out[selection] = BranchChoice(branch, scores, ood, method, plan.polarity.score, list(decisions), ood_score, flip)
-    return out
+    planned = PlannedImage(ckpt, image, options, roi=roi)
+    return {selection: planned.choose(selection) for selection in selections}
 
 
 def choose_branch_for_image(ckpt: Any, image: Image, selection: str | int = "cosine",
@@ -205,55 +271,9 @@ def segment_image(
     method name or a fixed branch index. ``roi`` = (row0, col0, row1, col1) restricts the work (pixels
     outside it get probability 0). Raises InputError for bad input, Cancelled when ``progress`` is cancelled.
     """
-    start = time.perf_counter()
-    opts = options or InferenceOptions()
-    plan = _plan(ckpt, image, opts, progress, roi)
-    decisions = plan.decisions
-
+    planned = PlannedImage(ckpt, image, options, progress, roi)
     # branch selection (or, for a single-branch model, the polarity correction), once for the image or series
-    flip = _inverts_input(selection, plan.num_domains, plan.polarity, decisions)
-    branch, scores, ood, method, ood_score = _choose_branch(ckpt, plan.model, plan.num_domains, selection,
-                                                            plan.candidates.tiles(flip), plan.input_mean, plan.device,
-                                                            decisions, plan.polarity)
-
-    # pass 2: predict with the chosen branch only, plane by plane, straight into the output
-    predict = make_predictor(plan.model, branch, plan.num_domains, plan.device)
-    row0, col0, row1, col1 = plan.box
-    h, w = row1 - row0, col1 - col0
-    wh, ww = plan.work_shape
-    full = np.zeros((plan.z_count, plan.rows, plan.cols), dtype=np.float32)
-    series = _SeriesProgress(progress, sum(plan.batches)) if progress is not None else None
-    n_tiles = n_skip = 0
-    for z in range(plan.z_count):
-        plane = plan.planes.get(z)
-        if flip:
-            plane.work = invert(plane.work, plane.mask)  # the breast only: the air stays dark, as in training
-        if series is not None:
-            series.begin_plane(plan.batches[z])
-        if opts.mode == "sliding":
-            res = sliding_window(predict, plane.work, plan.tile, opts.overlap, plane.mask, opts.batch_size, opts.blend,
-                                 series, plans=[plan.plans[z]])
-        else:
-            res = paper_predict(predict, plane.work, plan.size, plane.mask, opts.batch_size, series)
-        n_tiles, n_skip = n_tiles + res.tiles, n_skip + res.skipped
-        prob = res.probability[:, :wh, :ww]
-        if plan.resampled:
-            prob = np.clip(resize_stack(prob, (h, w), order=1), 0.0, 1.0)
-        full[z, row0:row1, col0:col1] = prob[0]
-        del plane, res, prob
-    if series is not None:
-        series.finish()
-
-    mask = (full > opts.threshold).astype(np.uint8)
-    if not image.is_volume:
-        full, mask = full[0], mask[0]
-    seconds = time.perf_counter() - start
-    decisions.add(f"done: {int(np.count_nonzero(mask))} foreground pixels (p > {opts.threshold:g}) in {seconds:.2f} s")
-    return SegmentationResult(
-        mask=mask, probability=full, branch=branch, scores=scores, ood=ood, tiles=n_tiles, skipped_tiles=n_skip,
-        seconds=seconds, decisions=list(decisions), selection=method, options=opts.to_dict(),
-        polarity=plan.polarity.score, ood_score=ood_score, inverted=flip,
-    )
+    return planned.segment(planned.choose(selection), progress)
 
 
 def _inverts_input(selection: str | int, num_domains: int, polarity: Polarity, decisions: _Decisions) -> bool:
@@ -370,8 +390,10 @@ def _choose_branch(
     device: torch.device,
     decisions: _Decisions,
     polarity: Polarity | None = None,
+    moment_cache: dict | None = None,
 ) -> tuple[int | None, list[float], bool, str, float | None]:
-    """Return (branch, scores, ood, method, ood score); one call per image or series."""
+    """Return (branch, scores, ood, method, ood score); one call per image or series. ``moment_cache``: where
+    the candidates' norm-input moments are kept between selections (``PlannedImage``)."""
     path = getattr(ckpt, "path", None)
     if isinstance(selection, (int, np.integer)) and not isinstance(selection, bool):
         if not 0 <= int(selection) < num_domains:
@@ -382,7 +404,7 @@ def _choose_branch(
         raise InputError(None, f"selection must be a method name or a branch index, got {selection!r}")
     method = selection_pkg.canonical_method(selection)
     if num_domains == 1:
-        return _single_branch(ckpt, model, method, candidates, device, decisions)
+        return _single_branch(ckpt, model, method, candidates, device, decisions, moment_cache)
     stats = getattr(ckpt, "stats", None)
     if stats is None and method != "union":
         raise InputError(path, f"checkpoint has no domain statistics, so selection {selection!r} is impossible; use 'union' or a fixed branch")
@@ -393,7 +415,8 @@ def _choose_branch(
         decisions.add("no breast tissue in the image/ROI: nothing to select from; branch 0 used", logging.WARNING)
         return 0, [], False, method, None
     tiles = torch.from_numpy(np.stack(candidates)[:, None].astype(np.float32)).to(device)
-    sel = selection_pkg.select_branch(model, tiles, stats, method=method, input_mean=input_mean, polarity=polarity)
+    sel = selection_pkg.select_branch(model, tiles, stats, method=method, input_mean=input_mean, polarity=polarity,
+                                      moment_cache=moment_cache)
     scores = [None if s is None else float(s) for s in sel.scores]
     shown = [None if s is None else round(s, 4) for s in scores]
     if method == "union":
@@ -408,7 +431,7 @@ def _choose_branch(
 
 
 def _single_branch(ckpt: Any, model: torch.nn.Module, method: str, candidates: list[np.ndarray], device: torch.device,
-                   decisions: _Decisions) -> tuple[int, list[float], bool, str, float | None]:
+                   decisions: _Decisions, moment_cache: dict | None = None) -> tuple[int, list[float], bool, str, float | None]:
     """K = 1: no branch to choose, but the OOD flag still compares the image's norm statistics with the ones
     recorded in training (cosine, as for the K = 2 methods without statistics of their own)."""
     shown = "polarity" if method == "polarity" else "single"  # polarity decided whether the image was inverted
@@ -417,7 +440,7 @@ def _single_branch(ckpt: Any, model: torch.nn.Module, method: str, candidates: l
         decisions.add("model has a single branch; no selection" + ("" if stats is None else "; no tissue tiles, no OOD check"))
         return 0, [], False, shown, None
     tiles = torch.from_numpy(np.stack(candidates)[:, None].astype(np.float32)).to(device)
-    sel = selection_pkg.select_branch(model, tiles, stats, method="cosine")
+    sel = selection_pkg.select_branch(model, tiles, stats, method="cosine", moment_cache=moment_cache)
     calibrated = sel.threshold is not None
     decisions.add(f"model has a single branch; no selection; OOD score {sel.ood_score:.4f} from {len(candidates)} tissue "
                   f"tiles" + ("" if calibrated else " (no calibrated threshold in this checkpoint: no flag)"))

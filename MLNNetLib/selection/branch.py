@@ -201,10 +201,12 @@ def _response_choice(model: nn.Module, tiles: torch.Tensor, max_batch: int) -> t
 
 def select_branch(model: nn.Module, tiles: torch.Tensor, stats: DomainStatistics, method: str = "cosine",
                   input_mean: float | None = None, threshold: float | None = None, max_batch: int = 16,
-                  polarity: Polarity | None = None) -> Selection:
+                  polarity: Polarity | None = None, moment_cache: dict | None = None) -> Selection:
     """Choose the branch for one image from a few of its tissue tiles (one batched forward of K copies).
 
-    ``polarity`` is the whole image's tissue polarity (selection/polarity.py), used by the "polarity" method."""
+    ``polarity`` is the whole image's tissue polarity (selection/polarity.py), used by the "polarity" method;
+    ``moment_cache``: a dict kept by the caller for these very tiles; the first call stores their
+    ``branch_moments`` in it and later calls reuse them (several selections of one image, one forward pass)."""
     method = canonical_method(method)
     plus, higher = METHODS[method]
     stats.check_matches(model)
@@ -213,7 +215,11 @@ def select_branch(model: nn.Module, tiles: torch.Tensor, stats: DomainStatistics
         input_mean = fallback_input_mean(tiles)
         log.warning("selection %s: no breast mean intensity given; using the tiles' non-background mean %.4f",
                     method, input_mean)
-    moments = branch_moments(model, tiles, max_batch)
+    moments = None if moment_cache is None else moment_cache.get("moments")
+    if moments is None:
+        moments = branch_moments(model, tiles, max_batch)
+        if moment_cache is not None:
+            moment_cache["moments"] = moments
     note = ""
     if method == "polarity":
         cos_scores = score_branches(moments, stats, "cosine", None)
