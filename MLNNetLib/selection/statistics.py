@@ -172,18 +172,18 @@ class MomentRecorder:
                 values = x.reshape(x.shape[0], -1, x.shape[-1]).transpose(1, 2)  # (B, C, tokens), a view
             else:  # channels first (NCHW BatchNorm)
                 values = x.movedim(axis, 1).flatten(2)
+            # centred first: a plain float32 sum of squares loses a channel whose spread is small next to its
+            # mean (the patch projection's) to cancellation
             n = values.shape[-1]
             mean = values.mean(-1, keepdim=True)
-            dev = values - mean  # centred first: a float32 sum of squares would lose a channel whose spread is
-            spread = (dev * dev).sum(-1).to(f64)  # small next to its mean (the patch projection's) to cancellation
+            spread = (values - mean).square().sum(-1).to(f64)
             mean = mean.squeeze(-1).to(f64)
             total, squares = n * mean, spread + n * mean * mean
             if name not in self._acc:
                 z = torch.zeros(k, x.shape[axis], dtype=f64, device=x.device)
                 self._acc[name] = [torch.zeros(k, dtype=f64, device=x.device), z, z.clone()]
             acc = self._acc[name]
-            tokens = torch.full((x.shape[0],), float(x.numel() // max(1, x.shape[0] * x.shape[axis])), dtype=f64,
-                                device=x.device)
+            tokens = torch.full((x.shape[0],), float(n), dtype=f64, device=x.device)
             acc[0].index_add_(0, d, tokens)
             acc[1].index_add_(0, d, total)
             acc[2].index_add_(0, d, squares)
