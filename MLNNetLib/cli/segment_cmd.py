@@ -51,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction in [0, 1) (default 0.25)")
     parser.add_argument("--threshold", type=float, default=0.5, help="foreground where probability > this (default 0.5)")
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass (default 4)")
+    parser.add_argument("--norm-adapt", type=float, default=0.25, metavar="W",
+                        help="test-time BatchNorm adaptation (BatchNorm models, e.g. the default Pro_UNeXt): normalise "
+                             "with (1-W) x the stored + W x the image's own feature statistics; 0 = off (default 0.25)")
+    parser.add_argument("--norm-adapt-scope", default="ood", choices=("ood", "always"),
+                        help="adapt only images the OOD flag calls unlike the training data (default) or every image")
     parser.add_argument("--spacing-policy", default="resample", choices=("resample", "refuse"),
                         help="when the pixel spacing differs >10%% from training: resample (default) or refuse")
     parser.add_argument("--default-spacing", type=positive_float, metavar="MM",
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     options = InferenceOptions(
         tile=args.tile, overlap=args.overlap, mode=args.mode, threshold=args.threshold, batch_size=args.batch_size,
         device=args.device, spacing_policy=args.spacing_policy, require_breast=not args.allow_no_breast,
+        norm_adapt=args.norm_adapt, norm_adapt_scope=args.norm_adapt_scope,
     )
     from MLNNetLib.cli.segment_folder import folder_mode, run_folder
 

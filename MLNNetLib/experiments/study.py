@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,7 @@ class Row:
     label: str  # name in the tables
     variant: str  # key of training.VARIANTS, or TOPHAT
     selection: str = "cosine"  # branch selection at test time (ignored for K=1 and the top-hat)
+    adapt: bool = True  # test-time BatchNorm adaptation as the inference options say; False: stored statistics only
 
 
 # The paper's Table 3, the baselines of its Table 2 that we can build (BigAug), the classical floor,
@@ -58,6 +60,7 @@ ABLATION_ROWS = [
     Row("Pro_UNeXt-MLN + LCN (polarity)", "pro_unext-mln-lcn", "polarity"),
     Row("Pro_UNeXt-MLN + BigAug + LCN (polarity)", "pro_unext-mln-bigaug-lcn", "polarity"),
     Row("Pro_UNeXt + BigAug + LCN (polarity)", "pro_unext-bigaug-lcn", "polarity"),
+    Row("Pro_UNeXt + LCN (polarity), stored BN statistics", "pro_unext-lcn", "polarity", adapt=False),
     Row("Pro_UNeXt + LCN (polarity)", "pro_unext-lcn", "polarity"),
 ]
 # The default: one Pro_UNeXt with LCN, the image inverted back when its polarity reads inverted. On the quick
@@ -66,6 +69,7 @@ ABLATION_ROWS = [
 # reading undoes inversion without costing the other styles anything.
 DEFAULT_VARIANT, DEFAULT_SELECTION = "pro_unext-lcn", "polarity"
 DEFAULT_ROW = "Pro_UNeXt + LCN (polarity)"
+NO_ADAPT_ROW = "Pro_UNeXt + LCN (polarity), stored BN statistics"  # the default without test-time BN adaptation
 MLN_ROW = "Pro_UNeXt-MLN + LCN (polarity)"  # the best network with MLN-net's norm branches
 # The rows a 2-core CPU can afford (the demo and `ablation --profile quick`): the default, the best MLN-net
 # design, the paper's method as published, and the baselines the default must beat. `--rows all` adds the rest.
@@ -75,6 +79,7 @@ QUICK_ROWS = [
     Row("BigAug", "bigaug"),
     Row("MLN-net", "mln-net", "cosine"),  # the paper's method, as published
     Row(MLN_ROW, "pro_unext-mln-lcn", "polarity"),
+    Row(NO_ADAPT_ROW, DEFAULT_VARIANT, DEFAULT_SELECTION, adapt=False),
     Row(DEFAULT_ROW, DEFAULT_VARIANT, DEFAULT_SELECTION),
 ]
 BASELINE_ROWS = ("Top-hat floor", "BigAug", "Basenet", "Basenet-S")
@@ -163,7 +168,8 @@ def ensure_model(variant: str, data: Path, out: Path, profile: Profile, source: 
 class ScoreCache:
     """Per-image scores of one model, by selection and style, kept beside the study (``scores/VARIANT.json``).
 
-    A row's scores depend only on the model, its selection and the test images, so a second study in the same
+    A row's scores depend only on the model, its run key (selection, test-time BatchNorm adaptation) and the
+    test images, so a second study in the same
     folder (``ablation --rows all`` after the quick rows) scores only what is new. Keyed by the checkpoint's
     sha256 and the test images' ids: a retrained model or other test data starts empty."""
 
@@ -178,7 +184,7 @@ class ScoreCache:
                 self.rows = {sel: {style: [ImageScore(**d) for d in scores] for style, scores in by_style.items()}
                              for sel, by_style in saved["rows"].items()}
 
-    def has(self, selection: str) -> bool:
+    def has(self, selection: str) -> bool:  # selection: a run key (_run_key)
         return set(self.rows.get(selection, {})) >= set(self.items)
 
     def put(self, selection: str, style: str, scores: list[ImageScore]) -> None:
@@ -231,6 +237,18 @@ def _selection_key(row: Row, k: int) -> str:
     return "polarity" if canonical_method(row.selection) == "polarity" else "cosine"
 
 
+def _run_key(row: Row, k: int, adapts: bool) -> str:
+    """What a row's scores depend on besides the model and the images (the score cache's key): the selection,
+    and for a BatchNorm model that adapts, the test-time adaptation setting of the inference options."""
+    from MLNNetLib.inference.options import InferenceOptions
+
+    key = _selection_key(row, k)
+    if not (adapts and row.adapt):
+        return key
+    opts = InferenceOptions()
+    return f"{key}|bn-adapt {opts.norm_adapt:g} {opts.norm_adapt_scope}" if opts.norm_adapt > 0 else key
+
+
 def _score_variant(ckpt, rows: list[Row], items: list[dict], keep: set[str], options=None) -> dict[str, list[ImageScore]]:
     """Every row of one model on one style's images, predicting each needed branch (K = 2) or input sense
     (K = 1: as stored or inverted back) once per image."""
@@ -245,22 +263,27 @@ def _score_variant(ckpt, rows: list[Row], items: list[dict], keep: set[str], opt
         ref = read_mask(item["mask"], like=image)
         planned = PlannedImage(ckpt, image, options, reuse=True)  # prepared once for every row and run
         choices = {sel: planned.choose(sel) for sel in selections}
-        if k > 1:
-            needed = {c.branch for c in choices.values()}
-            runs = {b: planned.choose(int(b)) for b in (set(range(k)) if None in needed else needed)}
-        else:  # one run per input sense the rows need
-            runs = {c.inverted: c for c in choices.values()}
-        results = {key: planned.segment(choice) for key, choice in runs.items()}
-        probs = {key: res.probability for key, res in results.items()}
+        # one run per (branch, or K = 1 input sense; test-time BatchNorm weight)
+        runs: dict[tuple, tuple] = {}
+        for row in rows:
+            c = choices[_selection_key(row, k)]
+            w = planned.norm_adapt_weight(c) if row.adapt else 0.0
+            if k > 1 and c.branch is None:  # the union: every branch, adapted as the union's own run would be
+                for b in range(k):
+                    runs.setdefault((b, w), (replace(planned.choose(b), ood=c.ood), w))
+            else:
+                runs.setdefault((c.branch if k > 1 else c.inverted, w), (c, w))
+        results = {key: planned.segment(c, norm_adapt=w) for key, (c, w) in runs.items()}
         threshold = next(iter(results.values())).options.get("threshold", 0.5)
         for row in rows:
             choice = choices[_selection_key(row, k)]
             b = choice.branch
-            run = b if k > 1 else choice.inverted  # the key of the run this row's choice uses (None: union)
-            prob = np.maximum.reduce([probs[i] for i in range(k)]) if run is None else probs[run]
+            w = planned.norm_adapt_weight(choice) if row.adapt else 0.0
+            keys = [(i, w) for i in range(k)] if (k > 1 and b is None) else [(b if k > 1 else choice.inverted, w)]
+            prob = np.maximum.reduce([results[key].probability for key in keys])
             summary = {"branch": b, "scores": choice.scores, "ood": choice.ood, "ood_score": choice.ood_score,
                        "polarity": choice.polarity, "selection": choice.method, "inverted": choice.inverted,
-                       "seconds": results[0 if run is None else run].seconds}
+                       "norm_adapt": results[keys[0]].norm_adapt, "seconds": results[keys[0]].seconds}
             out[row.label].append(_score(item, image, ref, (prob > threshold).astype(np.uint8), summary, row.label in keep))
             log.info("%s [%s] %s: dice %.3f, branch %s%s", item["id"], item["domain"], row.label,
                      out[row.label][-1].metrics["dice"], b, ", inverted back" if choice.inverted else "")
@@ -287,6 +310,7 @@ def run_study(
     """Train what the rows need, score every row on every style, run the polarity x brightness check."""
     from MLNNetLib.checkpoint import load_checkpoint
     from MLNNetLib.experiments.selection_check import check_selection
+    from MLNNetLib.inference.norm_adapt import has_batchnorm
     from MLNNetLib.io import read_image
     from MLNNetLib.progress import ensure
 
@@ -317,16 +341,17 @@ def run_study(
         own = [r for r in rows if r.variant == variant]
         cache = ScoreCache(out / "scores" / f"{variant}.json", ckpt.header.get("sha256"), test_items)
         k = int(getattr(ckpt.model, "num_domains", 1))
-        todo = [r for r in own if not cache.has(_selection_key(r, k))]
+        adapts = has_batchnorm(ckpt.model)
+        todo = [r for r in own if not cache.has(_run_key(r, k, adapts))]
         if len(todo) < len(own):
             log.info("%s: reusing the scores of %s (same model, same test images)", variant,
                      ", ".join(r.label for r in own if r not in todo))
         for style in styles:
             if todo:
                 for label, scores in _score_variant(ckpt, todo, test_items[style], keep).items():
-                    cache.put(next(_selection_key(r, k) for r in todo if r.label == label), style, scores)
+                    cache.put(next(_run_key(r, k, adapts) for r in todo if r.label == label), style, scores)
             for r in own:
-                result.scores[(r.label, style)] = cache.get(_selection_key(r, k), style)
+                result.scores[(r.label, style)] = cache.get(_run_key(r, k, adapts), style)
         cache.save()
         # union selects nothing; K = 1: only polarity decides anything (whether to invert the image back)
         selecting = [m for m in dict.fromkeys(_selection_key(r, k) for r in own) if m != "union" and (k > 1 or m == "polarity")]
@@ -350,7 +375,7 @@ def results_json(result: StudyResult) -> dict:
         "source": result.source, "targets": result.targets, "seconds": result.seconds, "tophat": result.tophat,
         "rows": [{"label": r.label, "variant": r.variant, "selection": r.selection} for r in result.rows],
         "images": [{"method": label, "style": style, "id": s.id, **s.metrics,
-                    **{k: s.summary.get(k) for k in ("branch", "ood", "ood_score", "polarity", "selection", "inverted")}}
+                    **{k: s.summary.get(k) for k in ("branch", "ood", "ood_score", "polarity", "selection", "inverted", "norm_adapt")}}
                    for (label, style), scores in result.scores.items() for s in scores],
         "selection_checks": {v: [{"method": c.method, "correct": c.correct, "total": c.total} for c in checks]
                              for v, checks in result.checks.items()},

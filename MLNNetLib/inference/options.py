@@ -10,6 +10,7 @@ from MLNNetLib.inference.blending import BLEND_KINDS
 from MLNNetLib.inference.resample import SPACING_POLICIES
 
 MODES = ("sliding", "paper")
+NORM_ADAPT_SCOPES = ("ood", "always")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class InferenceOptions:
     blend: str = "gaussian"  # "gaussian", "cosine" or "constant"
     selection_tiles: int = 16  # tissue tiles used for the once-per-image branch selection (8 left ties on the demo images)
     require_breast: bool = True  # refuse an image in which no breast is found (noise, blank export); False = warn
+    # test-time BatchNorm adaptation (inference/norm_adapt.py): weight of the image's own statistics, 0 = off;
+    # applied to images flagged out-of-distribution ("ood") or to every image ("always")
+    norm_adapt: float = 0.25
+    norm_adapt_scope: str = "ood"
 
     def __post_init__(self) -> None:
         problems = []
@@ -46,6 +51,10 @@ class InferenceOptions:
             problems.append(f"blend must be one of {BLEND_KINDS}, got {self.blend!r}")
         if self.selection_tiles < 1:
             problems.append(f"selection_tiles must be >= 1, got {self.selection_tiles}")
+        if not 0.0 <= self.norm_adapt <= 1.0:
+            problems.append(f"norm_adapt must be in [0, 1], got {self.norm_adapt}")
+        if self.norm_adapt_scope not in NORM_ADAPT_SCOPES:
+            problems.append(f"norm_adapt_scope must be one of {NORM_ADAPT_SCOPES}, got {self.norm_adapt_scope!r}")
         if problems:
             raise InputError(None, "invalid inference options: " + "; ".join(problems))
 

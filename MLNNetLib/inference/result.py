@@ -26,6 +26,7 @@ class SegmentationResult:
     polarity: float | None = None  # whole-image tissue polarity score (selection/polarity.py); None = not measurable
     ood_score: float | None = None  # distance of the image's statistics from training's (selection.Selection)
     inverted: bool = False  # the breast was inverted back before a single-branch model (read as inverted)
+    norm_adapt: float = 0.0  # weight of the image's own BatchNorm statistics (0: the stored ones; inference/norm_adapt.py)
 
     def summary(self) -> dict[str, Any]:
         """JSON-able facts about the run (no arrays)."""
@@ -37,6 +38,7 @@ class SegmentationResult:
             "selection": self.selection,
             "polarity": None if self.polarity is None else round(float(self.polarity), 4),
             "inverted": bool(self.inverted),
+            "norm_adapt": round(float(self.norm_adapt), 4),
             "tiles": int(self.tiles),
             "skipped_tiles": int(self.skipped_tiles),
             "seconds": round(float(self.seconds), 3),

@@ -4,7 +4,9 @@ Order of work (DESIGN §4-§5): every plane is normalised on its breast tissue (
 training), one plane at a time (a DBT series never sits in memory normalised as a whole), the ROI is cut,
 the image is resampled to the training spacing if needed, planes smaller
 than a tile are padded, the LayerNorm branch is chosen ONCE from a few tissue tiles of the whole image
-(or DBT series), and only that branch runs over all tiles. Every decision is logged and returned.
+(or DBT series), and only that branch runs over all tiles; on a BatchNorm backbone an image the OOD flag calls
+unlike the source is predicted with statistics moved part way to its own (inference/norm_adapt.py). Every
+decision is logged and returned.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from MLNNetLib.augment.invert import invert
 from MLNNetLib.errors import InputError
 from MLNNetLib.image import Image
 from MLNNetLib.inference.breast_check import evidence, no_breast_problem
+from MLNNetLib.inference.norm_adapt import Statistics, adapted, has_batchnorm, image_statistics
 from MLNNetLib.inference.options import InferenceOptions
 from MLNNetLib.inference.paper_mode import paper_predict, paper_quarters
 from MLNNetLib.inference.predictor import make_predictor
@@ -185,6 +188,7 @@ class PlannedImage:
         self.plan = _plan(ckpt, image, self.opts, progress, roi)
         self.plan_seconds = time.perf_counter() - start
         self._moments: dict[bool, dict] = {}  # input sense (inverted back or not) -> select_branch's moment cache
+        self._norm_stats: dict[tuple[bool, int | None], Statistics] = {}  # (sense, branch) -> image BatchNorm statistics
 
     def choose(self, selection: str | int) -> BranchChoice:
         """The branch (or, K = 1, the input sense) ``selection`` picks for this image, logged as it decides."""
@@ -199,11 +203,54 @@ class PlannedImage:
         return BranchChoice(branch, scores, ood, method, plan.polarity.score, list(decisions), ood_score, flip,
                             time.perf_counter() - start)
 
-    def segment(self, choice: BranchChoice, progress: Progress | None = None) -> SegmentationResult:
-        """Pass 2: predict with the chosen branch only, plane by plane, straight into the output."""
+    def segment(self, choice: BranchChoice, progress: Progress | None = None,
+                norm_adapt: float | None = None) -> SegmentationResult:
+        """Pass 2: predict with the chosen branch only, plane by plane, straight into the output (with the
+        BatchNorm statistics adapted to the image when the options ask for it; ``norm_adapt``: this weight
+        instead, as the benchmark's row without adaptation asks)."""
         start = time.perf_counter()
-        plan, opts = self.plan, self.opts
+        opts = self.opts
         decisions = _Decisions(choice.decisions)
+        weight = self.norm_adapt_weight(choice) if norm_adapt is None else float(norm_adapt)
+        stats = self._image_statistics(choice) if weight > 0 else []
+        with adapted(self.plan.model, stats, weight) as n_adapted:
+            full, n_tiles, n_skip = self._predict(choice, progress)
+        if n_adapted:
+            why = "out-of-distribution" if opts.norm_adapt_scope == "ood" else "every image (--norm-adapt-scope always)"
+            decisions.add(f"test-time BatchNorm adaptation: {n_adapted} BatchNorms use {1 - weight:g} x stored + {weight:g} x "
+                          f"this image's statistics ({len(self.plan.candidates.tiles())} selection tiles; {why})")
+
+        mask = (full > opts.threshold).astype(np.uint8)
+        if not self.image.is_volume:
+            full, mask = full[0], mask[0]
+        seconds = self.plan_seconds + choice.seconds + time.perf_counter() - start
+        decisions.add(f"done: {int(np.count_nonzero(mask))} foreground pixels (p > {opts.threshold:g}) in {seconds:.2f} s")
+        return SegmentationResult(
+            mask=mask, probability=full, branch=choice.branch, scores=choice.scores, ood=choice.ood, tiles=n_tiles,
+            skipped_tiles=n_skip, seconds=seconds, decisions=list(decisions), selection=choice.method,
+            options=opts.to_dict(), polarity=choice.polarity, ood_score=choice.ood_score, inverted=choice.inverted,
+            norm_adapt=weight if n_adapted else 0.0,
+        )
+
+    def norm_adapt_weight(self, choice: BranchChoice) -> float:
+        """The weight of the image's own BatchNorm statistics for this choice (0: stored statistics only)."""
+        opts = self.opts
+        if opts.norm_adapt <= 0 or not has_batchnorm(self.plan.model):
+            return 0.0
+        return float(opts.norm_adapt) if (choice.ood or opts.norm_adapt_scope == "always") else 0.0
+
+    def _image_statistics(self, choice: BranchChoice) -> Statistics:
+        """BatchNorm statistics of the selection tiles as the chosen branch sees them (once per sense and branch)."""
+        key = (choice.inverted, choice.branch)
+        if key not in self._norm_stats:
+            plan = self.plan
+            self._norm_stats[key] = image_statistics(plan.model, plan.candidates.tiles(choice.inverted), choice.branch,
+                                                     plan.device)
+        return self._norm_stats[key]
+
+    def _predict(self, choice: BranchChoice, progress: Progress | None) -> tuple[np.ndarray, int, int]:
+        """(probability on the input grid (planes, rows, cols), tiles predicted, tiles skipped)."""
+        plan, opts = self.plan, self.opts
         predict = make_predictor(plan.model, choice.branch, plan.num_domains, plan.device)
         row0, col0, row1, col1 = plan.box
         h, w = row1 - row0, col1 - col0
@@ -230,17 +277,7 @@ class PlannedImage:
             del plane, work, res, prob
         if series is not None:
             series.finish()
-
-        mask = (full > opts.threshold).astype(np.uint8)
-        if not self.image.is_volume:
-            full, mask = full[0], mask[0]
-        seconds = self.plan_seconds + choice.seconds + time.perf_counter() - start
-        decisions.add(f"done: {int(np.count_nonzero(mask))} foreground pixels (p > {opts.threshold:g}) in {seconds:.2f} s")
-        return SegmentationResult(
-            mask=mask, probability=full, branch=choice.branch, scores=choice.scores, ood=choice.ood, tiles=n_tiles,
-            skipped_tiles=n_skip, seconds=seconds, decisions=list(decisions), selection=choice.method,
-            options=opts.to_dict(), polarity=choice.polarity, ood_score=choice.ood_score, inverted=choice.inverted,
-        )
+        return full, n_tiles, n_skip
 
 
 def choose_branches_for_image(ckpt: Any, image: Image, selections: list[str | int],
