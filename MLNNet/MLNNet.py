@@ -61,7 +61,8 @@ class MLNNet(ScriptedLoadableModule):
         self.parent.helpText = (
             "Segments clustered breast microcalcifications in mammograms (FFDM) and tomosynthesis (DBT). The default "
             "model is a Pro_UNeXt with local contrast normalisation; an image whose tissue polarity reads inverted "
-            "(e.g. a wrong MONOCHROME1/2 tag) is inverted back. MLN-net models (one norm branch per augmented "
+            "(e.g. a wrong MONOCHROME1/2 tag) is inverted back, and on an image unlike its training data its BatchNorm "
+            "statistics move a quarter of the way to the image's own. MLN-net models (one norm branch per augmented "
             "domain) choose their branch per image by the same polarity reading or, as in the paper, by recorded "
             "layer statistics; an out-of-distribution warning is shown when the image fits no training domain. "
             "Also: reference labels from points (level tracing), evaluation against your labels (TPR, precision, "
@@ -418,9 +419,11 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         scores = ", ".join("n/a" if s is None else f"{s:.3f}" for s in summary.get("scores", []))
         branch = "union of all branches" if summary.get("branch") is None else f"branch {summary['branch']}"
         inverted = "; the image read as inverted and was inverted back" if summary.get("inverted") else ""
+        adapted = (f"; BatchNorm statistics adapted to the image (weight {summary['norm_adapt']:g})"
+                   if summary.get("norm_adapt") else "")
         self.ui.resultLabel.text = (
             f"Segment '{summary['segment_name']}': {summary['foreground_pixels']} px; {branch} "
-            f"({summary.get('selection')}){inverted}; scores per branch: [{scores}]; {summary['seconds']:.1f} s"
+            f"({summary.get('selection')}){inverted}{adapted}; scores per branch: [{scores}]; {summary['seconds']:.1f} s"
         )
         self.ui.oodWarningLabel.setVisible(bool(summary.get("ood")))
 
