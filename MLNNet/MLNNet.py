@@ -421,9 +421,11 @@ class MLNNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         inverted = "; the image read as inverted and was inverted back" if summary.get("inverted") else ""
         adapted = (f"; BatchNorm statistics adapted to the image (weight {summary['norm_adapt']:g})"
                    if summary.get("norm_adapt") else "")
+        averaged = (f"; each tile averaged over {summary['tta']} rotations and mirrors"
+                    if summary.get("tta", 1) > 1 else "")
         self.ui.resultLabel.text = (
             f"Segment '{summary['segment_name']}': {summary['foreground_pixels']} px; {branch} "
-            f"({summary.get('selection')}){inverted}{adapted}; scores per branch: [{scores}]; {summary['seconds']:.1f} s"
+            f"({summary.get('selection')}){inverted}{adapted}{averaged}; scores per branch: [{scores}]; {summary['seconds']:.1f} s"
         )
         self.ui.oodWarningLabel.setVisible(bool(summary.get("ood")))
 

@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with (1-W) x the stored + W x the image's own feature statistics; 0 = off (default 0.25)")
     parser.add_argument("--norm-adapt-scope", default="ood", choices=("ood", "always"),
                         help="adapt only images the OOD flag calls unlike the training data (default) or every image")
+    parser.add_argument("--tta", type=int, default=4, choices=(1, 2, 4, 8),
+                        help="test-time augmentation: predict every tile in this many of its rotations and mirrors "
+                             "and average (1 = off, 2 = + mirrored, 4 = + both mirrors, 8 = + transposed; default 4)")
     parser.add_argument("--spacing-policy", default="resample", choices=("resample", "refuse"),
                         help="when the pixel spacing differs >10%% from training: resample (default) or refuse")
     parser.add_argument("--default-spacing", type=positive_float, metavar="MM",
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     options = InferenceOptions(
         tile=args.tile, overlap=args.overlap, mode=args.mode, threshold=args.threshold, batch_size=args.batch_size,
         device=args.device, spacing_policy=args.spacing_policy, require_breast=not args.allow_no_breast,
-        norm_adapt=args.norm_adapt, norm_adapt_scope=args.norm_adapt_scope,
+        norm_adapt=args.norm_adapt, norm_adapt_scope=args.norm_adapt_scope, tta=args.tta,
     )
     from MLNNetLib.cli.segment_folder import folder_mode, run_folder
 

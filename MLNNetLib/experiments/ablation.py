@@ -12,7 +12,7 @@ from pathlib import Path
 from MLNNetLib.atomic import write_text
 from MLNNetLib.experiments.profiles import PROFILES
 from MLNNetLib.experiments.reports import study_report
-from MLNNetLib.experiments.study import ABLATION_ROWS, BASELINE_ROWS, DEFAULT_ROW, NO_ADAPT_ROW, QUICK_ROWS, StudyResult, run_study
+from MLNNetLib.experiments.study import ABLATION_ROWS, BASELINE_ROWS, DEFAULT_ROW, NO_ADAPT_ROW, NO_TTA_ROW, QUICK_ROWS, StudyResult, run_study
 
 ROW_SETS = {"quick": QUICK_ROWS, "all": ABLATION_ROWS}
 
@@ -43,7 +43,7 @@ def run_ablation(out: Path, profile: str = "quick", source: str = "ffdm", target
     result = run_study(out, chosen, prof, source, targets, seed, device,
                        overlays={"Basenet", "MLN-net", DEFAULT_ROW})
     report = study_report("MLN-net ablation and generalisation benchmark", INTRO.format(source=source), result, prof,
-                          out, default=DEFAULT_ROW, baselines=[b for b in [*BASELINE_ROWS, "MLN-net", NO_ADAPT_ROW] if b in {r.label for r in chosen}])
+                          out, default=DEFAULT_ROW, baselines=[b for b in [*BASELINE_ROWS, "MLN-net", NO_ADAPT_ROW, NO_TTA_ROW] if b in {r.label for r in chosen}])
     if profile == "full":
         from MLNNetLib.experiments.leave_one_out import leave_one_style_out
 

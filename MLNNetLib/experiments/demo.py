@@ -9,7 +9,7 @@ from pathlib import Path
 from MLNNetLib.atomic import atomic_path, write_text
 from MLNNetLib.experiments.profiles import PROFILES
 from MLNNetLib.experiments.reports import study_report
-from MLNNetLib.experiments.study import DEFAULT_ROW, DEFAULT_VARIANT, MLN_ROW, NO_ADAPT_ROW, QUICK_ROWS, StudyResult, run_study
+from MLNNetLib.experiments.study import DEFAULT_ROW, DEFAULT_VARIANT, MLN_ROW, NO_TTA_ROW, QUICK_ROWS, StudyResult, run_study
 from MLNNetLib.log import get_logger
 
 log = get_logger(__name__)
@@ -17,7 +17,7 @@ log = get_logger(__name__)
 # The quick benchmark's rows on fewer test images, less the K = 2 Pro_UNeXt (MLN_ROW, in `ablation --profile
 # quick`): the demo keeps to what its 15-minute budget allows, the default, the paper's method and the baselines.
 DEMO_ROWS = [r for r in QUICK_ROWS if r.label != MLN_ROW]
-BASELINES = ["Top-hat floor", "BigAug", "Basenet", "MLN-net", NO_ADAPT_ROW]  # the last: the default without test-time BN adaptation
+BASELINES = ["Top-hat floor", "BigAug", "Basenet", "MLN-net", NO_TTA_ROW]  # the last: the default without test-time augmentation
 
 
 def _publish(src: Path, dst: Path) -> None:
@@ -43,8 +43,9 @@ def run_demo(out: Path, profile: str = "demo", source: str = "ffdm", seed: int =
         "module: seed 002's Pro_UNeXt with local contrast normalisation of the network input (LCN, 1.5 mm window) "
         "and one norm branch; an image whose tissue polarity reads inverted is inverted back (inside the breast) "
         "before it is segmented; on an image its OOD flag calls unlike the source, the network's BatchNorm "
-        "statistics are moved a quarter of the way to the image's own (test-time adaptation; the row 'stored BN "
-        "statistics' is the same model without it). "
+        "statistics are moved a quarter of the way to the image's own (test-time adaptation), and every tile is "
+        "predicted in four of its rotations and mirrors and averaged (test-time augmentation; the row 'no test-time "
+        "augmentation' is the same model and adaptation without it, the default until then). "
         "`MLN-net` is the paper's method as published (Swin-Unet, K=2, Bézier/inversion branches, cosine selection); "
         "the same branches on the default's network are a row of `ablation --profile quick`. Baselines: the top-hat "
         "floor, Basenet (the Swin-Unet, K=1, source images only) and BigAug (Basenet with stacked transformations). "

@@ -35,6 +35,7 @@ class Row:
     variant: str  # key of training.VARIANTS, or TOPHAT
     selection: str = "cosine"  # branch selection at test time (ignored for K=1 and the top-hat)
     adapt: bool = True  # test-time BatchNorm adaptation as the inference options say; False: stored statistics only
+    tta: bool = False  # test-time augmentation as the inference options say; False: each tile once, as published
 
 
 # The paper's Table 3, the baselines of its Table 2 that we can build (BigAug), the classical floor,
@@ -61,7 +62,8 @@ ABLATION_ROWS = [
     Row("Pro_UNeXt-MLN + BigAug + LCN (polarity)", "pro_unext-mln-bigaug-lcn", "polarity"),
     Row("Pro_UNeXt + BigAug + LCN (polarity)", "pro_unext-bigaug-lcn", "polarity"),
     Row("Pro_UNeXt + LCN (polarity), stored BN statistics", "pro_unext-lcn", "polarity", adapt=False),
-    Row("Pro_UNeXt + LCN (polarity)", "pro_unext-lcn", "polarity"),
+    Row("Pro_UNeXt + LCN (polarity), no test-time augmentation", "pro_unext-lcn", "polarity"),
+    Row("Pro_UNeXt + LCN (polarity)", "pro_unext-lcn", "polarity", tta=True),
 ]
 # The default: one Pro_UNeXt with LCN, the image inverted back when its polarity reads inverted. On the quick
 # benchmark it beat the same network with the norm branches (K = 2, polarity-selected) on 7 of 8 unseen styles
@@ -69,7 +71,8 @@ ABLATION_ROWS = [
 # reading undoes inversion without costing the other styles anything.
 DEFAULT_VARIANT, DEFAULT_SELECTION = "pro_unext-lcn", "polarity"
 DEFAULT_ROW = "Pro_UNeXt + LCN (polarity)"
-NO_ADAPT_ROW = "Pro_UNeXt + LCN (polarity), stored BN statistics"  # the default without test-time BN adaptation
+NO_ADAPT_ROW = "Pro_UNeXt + LCN (polarity), stored BN statistics"  # without test-time BN adaptation (nor augmentation)
+NO_TTA_ROW = "Pro_UNeXt + LCN (polarity), no test-time augmentation"  # the default minus the averaged transforms
 MLN_ROW = "Pro_UNeXt-MLN + LCN (polarity)"  # the best network with MLN-net's norm branches
 # The rows a 2-core CPU can afford (the demo and `ablation --profile quick`): the default, the best MLN-net
 # design, the paper's method as published, and the baselines the default must beat. `--rows all` adds the rest.
@@ -79,8 +82,8 @@ QUICK_ROWS = [
     Row("BigAug", "bigaug"),
     Row("MLN-net", "mln-net", "cosine"),  # the paper's method, as published
     Row(MLN_ROW, "pro_unext-mln-lcn", "polarity"),
-    Row(NO_ADAPT_ROW, DEFAULT_VARIANT, DEFAULT_SELECTION, adapt=False),
-    Row(DEFAULT_ROW, DEFAULT_VARIANT, DEFAULT_SELECTION),
+    Row(NO_TTA_ROW, DEFAULT_VARIANT, DEFAULT_SELECTION),
+    Row(DEFAULT_ROW, DEFAULT_VARIANT, DEFAULT_SELECTION, tta=True),
 ]
 BASELINE_ROWS = ("Top-hat floor", "BigAug", "Basenet", "Basenet-S")
 
@@ -243,10 +246,17 @@ def _run_key(row: Row, k: int, adapts: bool) -> str:
     from MLNNetLib.inference.options import InferenceOptions
 
     key = _selection_key(row, k)
-    if not (adapts and row.adapt):
-        return key
     opts = InferenceOptions()
-    return f"{key}|bn-adapt {opts.norm_adapt:g} {opts.norm_adapt_scope}" if opts.norm_adapt > 0 else key
+    if adapts and row.adapt and opts.norm_adapt > 0:
+        key = f"{key}|bn-adapt {opts.norm_adapt:g} {opts.norm_adapt_scope}"
+    return f"{key}|tta {opts.tta}" if _row_tta(row) > 1 else key
+
+
+def _row_tta(row: Row) -> int:
+    """Dihedral transforms per tile for a row: the inference options' for a row that asks for them, else 1."""
+    from MLNNetLib.inference.options import InferenceOptions
+
+    return InferenceOptions().tta if row.tta else 1
 
 
 def _score_variant(ckpt, rows: list[Row], items: list[dict], keep: set[str], options=None) -> dict[str, list[ImageScore]]:
@@ -267,23 +277,23 @@ def _score_variant(ckpt, rows: list[Row], items: list[dict], keep: set[str], opt
         runs: dict[tuple, tuple] = {}
         for row in rows:
             c = choices[_selection_key(row, k)]
-            w = planned.norm_adapt_weight(c) if row.adapt else 0.0
+            w, t = (planned.norm_adapt_weight(c) if row.adapt else 0.0), _row_tta(row)
             if k > 1 and c.branch is None:  # the union: every branch, adapted as the union's own run would be
                 for b in range(k):
-                    runs.setdefault((b, w), (replace(planned.choose(b), ood=c.ood), w))
+                    runs.setdefault((b, w, t), (replace(planned.choose(b), ood=c.ood), w, t))
             else:
-                runs.setdefault((c.branch if k > 1 else c.inverted, w), (c, w))
-        results = {key: planned.segment(c, norm_adapt=w) for key, (c, w) in runs.items()}
+                runs.setdefault((c.branch if k > 1 else c.inverted, w, t), (c, w, t))
+        results = {key: planned.segment(c, norm_adapt=w, tta=t) for key, (c, w, t) in runs.items()}
         threshold = next(iter(results.values())).options.get("threshold", 0.5)
         for row in rows:
             choice = choices[_selection_key(row, k)]
             b = choice.branch
-            w = planned.norm_adapt_weight(choice) if row.adapt else 0.0
-            keys = [(i, w) for i in range(k)] if (k > 1 and b is None) else [(b if k > 1 else choice.inverted, w)]
+            w, t = (planned.norm_adapt_weight(choice) if row.adapt else 0.0), _row_tta(row)
+            keys = [(i, w, t) for i in range(k)] if (k > 1 and b is None) else [(b if k > 1 else choice.inverted, w, t)]
             prob = np.maximum.reduce([results[key].probability for key in keys])
             summary = {"branch": b, "scores": choice.scores, "ood": choice.ood, "ood_score": choice.ood_score,
                        "polarity": choice.polarity, "selection": choice.method, "inverted": choice.inverted,
-                       "norm_adapt": results[keys[0]].norm_adapt, "seconds": results[keys[0]].seconds}
+                       "norm_adapt": results[keys[0]].norm_adapt, "tta": t, "seconds": results[keys[0]].seconds}
             out[row.label].append(_score(item, image, ref, (prob > threshold).astype(np.uint8), summary, row.label in keep))
             log.info("%s [%s] %s: dice %.3f, branch %s%s", item["id"], item["domain"], row.label,
                      out[row.label][-1].metrics["dice"], b, ", inverted back" if choice.inverted else "")

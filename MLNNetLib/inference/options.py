@@ -7,6 +7,7 @@ from typing import Any
 
 from MLNNetLib.errors import InputError
 from MLNNetLib.inference.blending import BLEND_KINDS
+from MLNNetLib.inference.predictor import TTA_CHOICES
 from MLNNetLib.inference.resample import SPACING_POLICIES
 
 MODES = ("sliding", "paper")
@@ -30,6 +31,9 @@ class InferenceOptions:
     # applied to images flagged out-of-distribution ("ood") or to every image ("always")
     norm_adapt: float = 0.25
     norm_adapt_scope: str = "ood"
+    # test-time augmentation (inference/predictor.py): every tile predicted in this many of its dihedral
+    # transforms (1 = as it is, 2 = + mirrored, 4 = + both mirrors, 8 = + transposed) and averaged
+    tta: int = 4
 
     def __post_init__(self) -> None:
         problems = []
@@ -55,6 +59,8 @@ class InferenceOptions:
             problems.append(f"norm_adapt must be in [0, 1], got {self.norm_adapt}")
         if self.norm_adapt_scope not in NORM_ADAPT_SCOPES:
             problems.append(f"norm_adapt_scope must be one of {NORM_ADAPT_SCOPES}, got {self.norm_adapt_scope!r}")
+        if self.tta not in TTA_CHOICES:
+            problems.append(f"tta must be one of {TTA_CHOICES}, got {self.tta!r}")
         if problems:
             raise InputError(None, "invalid inference options: " + "; ".join(problems))
 

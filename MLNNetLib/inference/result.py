@@ -39,6 +39,7 @@ class SegmentationResult:
             "polarity": None if self.polarity is None else round(float(self.polarity), 4),
             "inverted": bool(self.inverted),
             "norm_adapt": round(float(self.norm_adapt), 4),
+            "tta": int(self.options.get("tta", 1)),
             "tiles": int(self.tiles),
             "skipped_tiles": int(self.skipped_tiles),
             "seconds": round(float(self.seconds), 3),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -204,17 +204,21 @@ class PlannedImage:
                             time.perf_counter() - start)
 
     def segment(self, choice: BranchChoice, progress: Progress | None = None,
-                norm_adapt: float | None = None) -> SegmentationResult:
+                norm_adapt: float | None = None, tta: int | None = None) -> SegmentationResult:
         """Pass 2: predict with the chosen branch only, plane by plane, straight into the output (with the
-        BatchNorm statistics adapted to the image when the options ask for it; ``norm_adapt``: this weight
-        instead, as the benchmark's row without adaptation asks)."""
+        BatchNorm statistics adapted to the image when the options ask for it, and each tile averaged over the
+        options' dihedral transforms; ``norm_adapt``, ``tta``: these instead, as the benchmark's rows without
+        adaptation or test-time augmentation ask)."""
         start = time.perf_counter()
-        opts = self.opts
+        opts = self.opts if tta is None else replace(self.opts, tta=int(tta))
         decisions = _Decisions(choice.decisions)
         weight = self.norm_adapt_weight(choice) if norm_adapt is None else float(norm_adapt)
         stats = self._image_statistics(choice) if weight > 0 else []
         with adapted(self.plan.model, stats, weight) as n_adapted:
-            full, n_tiles, n_skip = self._predict(choice, progress)
+            full, n_tiles, n_skip = self._predict(choice, progress, opts)
+        if opts.tta > 1:
+            decisions.add(f"test-time augmentation: every tile predicted in {opts.tta} of its rotations and mirrors "
+                          "(as training sampled them) and the probabilities averaged")
         if n_adapted:
             why = "out-of-distribution" if opts.norm_adapt_scope == "ood" else "every image (--norm-adapt-scope always)"
             decisions.add(f"test-time BatchNorm adaptation: {n_adapted} BatchNorms use {1 - weight:g} x stored + {weight:g} x "
@@ -248,10 +252,11 @@ class PlannedImage:
                                                      plan.device)
         return self._norm_stats[key]
 
-    def _predict(self, choice: BranchChoice, progress: Progress | None) -> tuple[np.ndarray, int, int]:
+    def _predict(self, choice: BranchChoice, progress: Progress | None,
+                 opts: InferenceOptions) -> tuple[np.ndarray, int, int]:
         """(probability on the input grid (planes, rows, cols), tiles predicted, tiles skipped)."""
-        plan, opts = self.plan, self.opts
-        predict = make_predictor(plan.model, choice.branch, plan.num_domains, plan.device)
+        plan = self.plan
+        predict = make_predictor(plan.model, choice.branch, plan.num_domains, plan.device, opts.tta)
         row0, col0, row1, col1 = plan.box
         h, w = row1 - row0, col1 - col0
         wh, ww = plan.work_shape
