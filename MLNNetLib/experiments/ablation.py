@@ -27,7 +27,9 @@ INTRO = (
     "branches; + BigAug = the stacked transformations under the branches; + LCN = local contrast normalisation of "
     "the network input (1.5 mm window, ours). Pro_UNeXt rows adapt their BatchNorm statistics a quarter of the way "
     "to an image the OOD flag calls unlike the source (test-time adaptation, ours); 'stored BN statistics' = the "
-    "default without it."
+    "default without it. The default also averages each tile over four of its rotations and mirrors (test-time "
+    "augmentation); 'no test-time augmentation' = the default without it. Baselines are scored without it, as "
+    "published."
 )
 
 
