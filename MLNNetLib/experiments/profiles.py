@@ -1,7 +1,8 @@
 """Experiment sizes as data: `demo` and `quick` run on a 2-core CPU, `full` is for a GPU.
 
-Measured here (2 idle cores, fresh folders): `make demo` 12.3 min (four trainings, 5 test images per style, the
-eight real films); `ablation --profile quick` 24.9 min (five trainings, 20 test images per style)."""
+Measured here (2 idle cores, fresh folders, with the test-time augmentation): `make demo` 12.8 min (four
+trainings, 5 test images per style, the eight real films); `ablation --profile quick` 26.8 min (five trainings,
+20 test images per style)."""
 
 from __future__ import annotations
 
