@@ -44,6 +44,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-3
     warmup_steps: int = 50
+    ema_decay: float = 0.0  # weight averaging (training/recipe/weight_average.py): EMA decay after warm-up; 0 = off
     loss: str = "paper"  # "paper" (summed soft Dice over branches) | "dice_bce" | "focal_dice" | "hd"
     finetune_hd_epochs: int = 0  # seed 002: the last N epochs fine-tune with the HD loss (focal + Dice + HD)
     recipe_augment: bool = False  # seed 002 §2.1 calcification-aware augmentation incl. copy-paste

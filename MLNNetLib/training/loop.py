@@ -27,6 +27,7 @@ from MLNNetLib.training.history import plot_history, read_history, write_history
 from MLNNetLib.training.losses import compute_loss
 from MLNNetLib.training.recipe import RecipeSampler, loss_for_epoch, precise_bn_batches
 from MLNNetLib.training.recipe.presets import resolve_recipe
+from MLNNetLib.training.recipe.weight_average import WeightAverage, check_decay
 from MLNNetLib.training.state import check_resume, load_train_state, save_train_state
 from MLNNetLib.training.validation import (
     best_score, build_validation, empty_row, selection_score, validate, validate_whole, whole_due,
@@ -35,6 +36,7 @@ from MLNNetLib.training.validation import (
 log = get_logger(__name__)
 
 FINAL, BEST, LAST, STATE = "model.safetensors", "best.safetensors", "last.safetensors", "last_state.safetensors"
+LAST_AVERAGE = "last_average.safetensors"  # the weight average at the last epoch (resume); LAST holds the iterate
 
 
 def _curves(cfg: TrainConfig) -> list:
@@ -128,6 +130,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         raise InputError(cfg.init, f"--init loads Swin Transformer weights; config {model_config.name!r} is a {model_config.arch} network")
     if cfg.init and not Path(cfg.init).is_file():
         raise InputError(cfg.init, "pretrained weights file not found")
+    check_decay(cfg.ema_decay)
     if cfg.grad_checkpointing and model_config.arch != "swin_unet":
         raise InputError(None, f"gradient checkpointing is a Swin-Unet option; config {model_config.name!r} is {model_config.arch}")
     d = distributed.setup(cfg.device)
@@ -162,6 +165,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg.warmup_steps, total_steps))
 
     start_epoch, history = 0, []
+    average = WeightAverage(model, cfg.ema_decay, start=cfg.warmup_steps) if cfg.ema_decay > 0 else None
     if cfg.resume and (out / STATE).exists():
         ckpt = load_checkpoint(out / LAST)
         model.load_state_dict(ckpt.model.state_dict())
@@ -169,6 +173,8 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         sched.load_state_dict(meta["scheduler"])
         start_epoch, history = int(meta["epoch"]), read_history(out / "metrics.csv")[: int(meta["epoch"])]
         init = (ckpt.header.get("training") or {}).get("init", init)
+        if average is not None:
+            average.restore(out / LAST_AVERAGE, int(meta.get("average_updates", 0)))
         log.info("resuming %s after epoch %d", out, start_epoch)
     elif cfg.resume:
         log.info("--resume: no saved state in %s, starting from scratch", out)
@@ -193,6 +199,10 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         model.config.name, cfg.num_domains, "augmented" if cfg.augment else "no augmentation", d.device,
         cfg.epochs, cfg.steps_per_epoch, cfg.batch_size, tile, cfg.loss,
     )
+    if average is not None:
+        log.info("weight averaging: EMA with decay %g from step %d; the average is validated, selected and shipped",
+                 cfg.ema_decay, cfg.warmup_steps)
+    evaluated = average.module if average is not None else model  # what is validated, kept as best, shipped
     from tqdm import tqdm
 
     for epoch in range(start_epoch, cfg.epochs):
@@ -213,13 +223,15 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             sched.step()
+            if average is not None:
+                average.update(model, epoch * cfg.steps_per_epoch + step)
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         # Pro_UNeXt: BatchNorm running statistics recomputed with this epoch's final weights (precise BN)
-        precise_bn_batches(model, make_batch, sampler, cfg, curves, np.random.default_rng([cfg.seed, d.rank, epoch, 1]))
-        row = {**empty_row(), **validate(model, vset, cfg.loss, cfg.pos_weight, d.device)}
+        precise_bn_batches(evaluated, make_batch, sampler, cfg, curves, np.random.default_rng([cfg.seed, d.rank, epoch, 1]))
+        row = {**empty_row(), **validate(evaluated, vset, cfg.loss, cfg.pos_weight, d.device)}
         if whole_due(epoch + 1, cfg.epochs, cfg.val_whole_every):
-            row.update(validate_whole(model, vset, d.device))
+            row.update(validate_whole(evaluated, vset, d.device))
         row.update({
             "epoch": epoch + 1, "step": (epoch + 1) * cfg.steps_per_epoch,
             "train_loss": distributed.all_reduce_mean(float(np.mean(losses)), d),
@@ -233,19 +245,23 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
                      _per_domain(row, "whole_dice", vset.domains), row["seconds"])
             header = _header(cfg, model, spacing, data, epoch + 1, history, init)
             save_checkpoint(out / LAST, model, header, overwrite=True)
-            save_train_state(out / STATE, opt, {"epoch": epoch + 1, "scheduler": sched.state_dict()})
+            if average is not None:
+                save_checkpoint(out / LAST_AVERAGE, average.module, header, overwrite=True)
+            save_train_state(out / STATE, opt, {"epoch": epoch + 1, "scheduler": sched.state_dict(),
+                                                "average_updates": average.updates if average is not None else 0})
             if math.isfinite(row["score"]) and row["score"] > best:
                 best = row["score"]
                 log.info("epoch %d is the best so far (%s %.3f)", epoch + 1,
                          "whole-image Dice" if cfg.val_whole_every > 0 else "tile Dice", best)
-                save_checkpoint(out / BEST, model, header, overwrite=True)
+                save_checkpoint(out / BEST, evaluated, header, overwrite=True)
             write_history(out / "metrics.csv", history)
             plot_history(out / "curves.png", history, f"{model.config.name} K={cfg.num_domains} on {cfg.source_domain}")
         distributed.barrier(d)
 
     final = out / FINAL
     if d.is_main:
-        best_model = load_checkpoint(out / BEST if (out / BEST).exists() else out / LAST).model.to(d.device)
+        fallback = out / (LAST_AVERAGE if average is not None else LAST)
+        best_model = load_checkpoint(out / BEST if (out / BEST).exists() else fallback).model.to(d.device)
         from MLNNetLib.training.finalize import finalize
 
         header = _header(cfg, best_model, spacing, data, cfg.epochs, history, init)
