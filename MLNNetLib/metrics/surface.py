@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from MLNNetLib.numerics import ieee_denormals
+
 
 def _spacing(spacing, ndim: int) -> np.ndarray:
     """Spacing per array axis as float64 (None = 1 mm, a scalar = isotropic)."""
@@ -96,8 +98,9 @@ def surface_distances(pred: np.ndarray, ref: np.ndarray, spacing=None) -> Surfac
     p, r = surface_points(pred, spacing), surface_points(ref, spacing)
     if len(p) == 0 or len(r) == 0:
         raise ValueError("surface distances need two non-empty masks (see evaluate_masks for the empty policy)")
-    d_pr, _ = cKDTree(r).query(p, k=1)
-    d_rp, _ = cKDTree(p).query(r, k=1)
+    with ieee_denormals():  # scipy's query can crash when this thread flushes denormals (numerics.py)
+        d_pr, _ = cKDTree(r).query(p, k=1)
+        d_rp, _ = cKDTree(p).query(r, k=1)
     return SurfaceDistances(np.asarray(d_pr, dtype=np.float64), np.asarray(d_rp, dtype=np.float64))
 
 
