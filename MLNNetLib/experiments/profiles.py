@@ -1,8 +1,8 @@
 """Experiment sizes as data: `demo` and `quick` run on a 2-core CPU, `full` is for a GPU.
 
-Measured here (2 idle cores, fresh folders, with the test-time augmentation): `make demo` 12.8 min (four
-trainings, 5 test images per style, the eight real films); `ablation --profile quick` 26.8 min (five trainings,
-20 test images per style)."""
+Measured (2 idle cores, fresh folders, with the test-time augmentation): `make demo` 12.8 min on the earlier
+machine, 14.3 min on an AMD EPYC (four trainings, 5 test images per style, the eight real films); `ablation
+--profile quick` 26.8 and 31.6 min (five trainings, 20 test images per style)."""
 
 from __future__ import annotations
 
