@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -56,7 +55,3 @@ class WeightAverage:
             raise InputError(path, "cannot resume: the run averages its weights but the saved average is missing")
         self.module.load_state_dict(load_checkpoint(path).model.state_dict())
         self._avg.n_averaged.fill_(int(updates))
-
-    def to(self, device: torch.device) -> "WeightAverage":
-        self._avg.to(device)
-        return self
