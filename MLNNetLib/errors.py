@@ -13,6 +13,9 @@ class InputError(ValueError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
+    def __reduce__(self):  # rebuilt from (path, problem): it crosses process boundaries (the study's workers)
+        return type(self), (self.path, self.problem)
+
 
 class Cancelled(RuntimeError):
     """Raised from a long operation when the user asked to stop it."""

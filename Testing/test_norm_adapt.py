@@ -146,14 +146,15 @@ def test_bad_adaptation_options_are_refused(kw, needle):
 
 
 def test_the_benchmark_keys_adapted_and_stored_statistics_rows_apart():
-    from MLNNetLib.experiments.study import ABLATION_ROWS, NO_ADAPT_ROW, NO_TTA_ROW, _run_key
+    from MLNNetLib.experiments.scoring import run_key
+    from MLNNetLib.experiments.study import ABLATION_ROWS, NO_ADAPT_ROW, NO_TTA_ROW
 
     rows = {r.label: r for r in ABLATION_ROWS}
     default, stored, plain = rows["Pro_UNeXt + LCN (polarity)"], rows[NO_ADAPT_ROW], rows[NO_TTA_ROW]
-    assert _run_key(stored, 1, True) == "polarity"  # the scores measured before adaptation existed stay valid
-    assert _run_key(plain, 1, True) == "polarity|bn-adapt 0.25 ood"  # ... and those before test-time augmentation
-    assert _run_key(default, 1, True) == "polarity|bn-adapt 0.25 ood|tta 4"
-    assert _run_key(default, 1, False) == "polarity|tta 4"  # a LayerNorm model: adaptation changes nothing
+    assert run_key(stored, 1, True) == "polarity"  # the scores measured before adaptation existed stay valid
+    assert run_key(plain, 1, True) == "polarity|bn-adapt 0.25 ood"  # ... and those before test-time augmentation
+    assert run_key(default, 1, True) == "polarity|bn-adapt 0.25 ood|tta 4"
+    assert run_key(default, 1, False) == "polarity|tta 4"  # a LayerNorm model: adaptation changes nothing
 
 
 def test_the_segment_command_passes_the_adaptation_options():

@@ -14,7 +14,7 @@ ROWS = [Row("Top-hat floor", TOPHAT, "-"), Row(DEFAULT_ROW, DEFAULT_VARIANT, DEF
 
 
 def test_smoke_study_scores_every_row_on_every_style_and_reuses_its_work(tmp_path, monkeypatch) -> None:
-    from MLNNetLib.experiments import study
+    from MLNNetLib.experiments import scoring
     prof = PROFILES["smoke"]
     result = run_study(tmp_path, ROWS, prof, "ffdm", ["wrongtag"], seed=0, device="cpu", check_images=1)
     for row in ROWS:
@@ -41,7 +41,7 @@ def test_smoke_study_scores_every_row_on_every_style_and_reuses_its_work(tmp_pat
     def no_scoring(*args, **kwargs):
         raise AssertionError("a cached row was scored again")
 
-    monkeypatch.setattr(study, "_score_variant", no_scoring)
+    monkeypatch.setattr(scoring.Scorer, "score", no_scoring)
     again = run_study(tmp_path, ROWS, prof, "ffdm", ["wrongtag"], seed=0, device="cpu", check_images=0)
     assert result.models[DEFAULT_VARIANT].stat().st_mtime_ns == model  # not retrained
     assert again.values(DEFAULT_ROW, "wrongtag") == result.values(DEFAULT_ROW, "wrongtag")  # scores reused

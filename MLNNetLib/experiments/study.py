@@ -12,11 +12,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from MLNNetLib.atomic import write_text
 from MLNNetLib.experiments.evaluation import ImageScore
@@ -187,7 +184,7 @@ class ScoreCache:
                 self.rows = {sel: {style: [ImageScore(**d) for d in scores] for style, scores in by_style.items()}
                              for sel, by_style in saved["rows"].items()}
 
-    def has(self, selection: str) -> bool:  # selection: a run key (_run_key)
+    def has(self, selection: str) -> bool:  # selection: a run key (scoring.run_key)
         return set(self.rows.get(selection, {})) >= set(self.items)
 
     def put(self, selection: str, style: str, scores: list[ImageScore]) -> None:
@@ -223,85 +220,9 @@ def _fit_tophat(train_dir: Path, source: str, seed: int) -> "object":
     return detector
 
 
-def _score(item: dict, image, ref, mask: np.ndarray, summary: dict, keep: bool) -> ImageScore:
-    from MLNNetLib.metrics import evaluate_masks
-
-    metrics = evaluate_masks(mask > 0, ref.array > 0, image.spacing)
-    return ImageScore(item["id"], item["domain"], metrics, summary, mask if keep else None)
-
-
-def _selection_key(row: Row, k: int) -> str:
-    """What a row's selection does to a model with ``k`` branches: with K = 1 only "polarity" changes anything
-    (the image is inverted back when it reads inverted); every other name is the plain single-branch run."""
-    from MLNNetLib.selection import canonical_method
-
-    if k > 1:
-        return row.selection
-    return "polarity" if canonical_method(row.selection) == "polarity" else "cosine"
-
-
-def _run_key(row: Row, k: int, adapts: bool) -> str:
-    """What a row's scores depend on besides the model and the images (the score cache's key): the selection,
-    and for a BatchNorm model that adapts, the test-time adaptation setting of the inference options."""
-    from MLNNetLib.inference.options import InferenceOptions
-
-    key = _selection_key(row, k)
-    opts = InferenceOptions()
-    if adapts and row.adapt and opts.norm_adapt > 0:
-        key = f"{key}|bn-adapt {opts.norm_adapt:g} {opts.norm_adapt_scope}"
-    return f"{key}|tta {opts.tta}" if _row_tta(row) > 1 else key
-
-
-def _row_tta(row: Row) -> int:
-    """Dihedral transforms per tile for a row: the inference options' for a row that asks for them, else 1."""
-    from MLNNetLib.inference.options import InferenceOptions
-
-    return InferenceOptions().tta if row.tta else 1
-
-
-def _score_variant(ckpt, rows: list[Row], items: list[dict], keep: set[str], options=None) -> dict[str, list[ImageScore]]:
-    """Every row of one model on one style's images, predicting each needed branch (K = 2) or input sense
-    (K = 1: as stored or inverted back) once per image."""
-    from MLNNetLib.inference.segment import PlannedImage
-    from MLNNetLib.io import read_image, read_mask
-
-    out: dict[str, list[ImageScore]] = {r.label: [] for r in rows}
-    k = int(getattr(ckpt.model, "num_domains", 1))
-    selections = list(dict.fromkeys(_selection_key(r, k) for r in rows))
-    for item in items:
-        image = read_image(item["image"])
-        ref = read_mask(item["mask"], like=image)
-        planned = PlannedImage(ckpt, image, options, reuse=True)  # prepared once for every row and run
-        choices = {sel: planned.choose(sel) for sel in selections}
-        # one run per (branch, or K = 1 input sense; test-time BatchNorm weight)
-        runs: dict[tuple, tuple] = {}
-        for row in rows:
-            c = choices[_selection_key(row, k)]
-            w, t = (planned.norm_adapt_weight(c) if row.adapt else 0.0), _row_tta(row)
-            if k > 1 and c.branch is None:  # the union: every branch, adapted as the union's own run would be
-                for b in range(k):
-                    runs.setdefault((b, w, t), (replace(planned.choose(b), ood=c.ood), w, t))
-            else:
-                runs.setdefault((c.branch if k > 1 else c.inverted, w, t), (c, w, t))
-        results = {key: planned.segment(c, norm_adapt=w, tta=t) for key, (c, w, t) in runs.items()}
-        threshold = next(iter(results.values())).options.get("threshold", 0.5)
-        for row in rows:
-            choice = choices[_selection_key(row, k)]
-            b = choice.branch
-            w, t = (planned.norm_adapt_weight(choice) if row.adapt else 0.0), _row_tta(row)
-            keys = [(i, w, t) for i in range(k)] if (k > 1 and b is None) else [(b if k > 1 else choice.inverted, w, t)]
-            prob = np.maximum.reduce([results[key].probability for key in keys])
-            summary = {"branch": b, "scores": choice.scores, "ood": choice.ood, "ood_score": choice.ood_score,
-                       "polarity": choice.polarity, "selection": choice.method, "inverted": choice.inverted,
-                       "norm_adapt": results[keys[0]].norm_adapt, "tta": t, "seconds": results[keys[0]].seconds}
-            out[row.label].append(_score(item, image, ref, (prob > threshold).astype(np.uint8), summary, row.label in keep))
-            log.info("%s [%s] %s: dice %.3f, branch %s%s", item["id"], item["domain"], row.label,
-                     out[row.label][-1].metrics["dice"], b, ", inverted back" if choice.inverted else "")
-    return out
-
-
 def _score_tophat(detector, items: list[dict], keep: bool) -> list[ImageScore]:
     from MLNNetLib.baselines import detect
+    from MLNNetLib.experiments.scoring import score
     from MLNNetLib.io import read_image, read_mask
 
     scores = []
@@ -309,20 +230,22 @@ def _score_tophat(detector, items: list[dict], keep: bool) -> list[ImageScore]:
         image = read_image(item["image"])
         ref = read_mask(item["mask"], like=image)
         mask, inverted = detect(detector, image.array, image.spacing)
-        scores.append(_score(item, image, ref, mask, {"branch": None, "inverted": inverted}, keep))
+        scores.append(score(item, image, ref, mask, {"branch": None, "inverted": inverted}, keep))
     return scores
 
 
 def run_study(
     out: Path, rows: list[Row], profile: Profile, source: str, targets: list[str], seed: int = 0,
     device: str = "auto", overlays: set[str] | None = None, check_images: int = 8, progress=None,
+    workers: int | None = None,
 ) -> StudyResult:
-    """Train what the rows need, score every row on every style, run the polarity x brightness check."""
-    from MLNNetLib.checkpoint import load_checkpoint
-    from MLNNetLib.experiments.selection_check import check_selection
-    from MLNNetLib.inference.norm_adapt import has_batchnorm
-    from MLNNetLib.io import read_image
+    """Train what the rows need, score every row on every style, run the polarity x brightness check.
+
+    ``workers``: processes that score the test images (None: one per core on a CPU, none on a GPU; 0: this
+    process; scoring.py says why)."""
+    from MLNNetLib.experiments.scoring import Scorer, scoring_workers
     from MLNNetLib.progress import ensure
+    from MLNNetLib.training.distributed import resolve_device
 
     progress = ensure(progress)
     labels = [r.label for r in rows]
@@ -337,6 +260,31 @@ def run_study(
     result = StudyResult(source, list(targets), list(rows))
     keep = overlays or set()
     variants = list(dict.fromkeys(r.variant for r in rows))
+    scorer = Scorer(scoring_workers(device) if workers is None else workers, resolve_device(device).type)
+    with scorer:
+        _train_and_score(variants, rows, styles, test_items, train_dir, out, profile, source, seed, device, keep,
+                         check_images, progress, scorer, result)
+    progress.step(len(variants), len(variants), "scored")
+    if overlays:
+        for row in rows:
+            if row.label in overlays:
+                for style in styles:
+                    _write_overlays(out / "overlays", row.label, test_items[style][:1], result.scores[(row.label, style)][:1])
+    result.seconds = time.time() - t0
+    write_text(out / "results.json", json.dumps(results_json(result), indent=1, default=float), overwrite=True)
+    return result
+
+
+def _train_and_score(variants: list[str], rows: list[Row], styles: list[str], test_items: dict[str, list[dict]],
+                     train_dir: Path, out: Path, profile: Profile, source: str, seed: int, device: str, keep: set[str],
+                     check_images: int, progress, scorer, result: StudyResult) -> None:
+    """Each variant in turn: train it (or reuse it), score the rows not in its score cache, run the 2x2 check."""
+    from MLNNetLib.checkpoint import load_checkpoint
+    from MLNNetLib.experiments.scoring import run_key, selection_key
+    from MLNNetLib.experiments.selection_check import check_selection
+    from MLNNetLib.inference.norm_adapt import has_batchnorm
+    from MLNNetLib.io import read_image
+
     for i, variant in enumerate(variants):
         progress.step(i, len(variants), f"model {variant}")
         if variant == TOPHAT:
@@ -352,31 +300,22 @@ def run_study(
         cache = ScoreCache(out / "scores" / f"{variant}.json", ckpt.header.get("sha256"), test_items)
         k = int(getattr(ckpt.model, "num_domains", 1))
         adapts = has_batchnorm(ckpt.model)
-        todo = [r for r in own if not cache.has(_run_key(r, k, adapts))]
+        todo = [r for r in own if not cache.has(run_key(r, k, adapts))]
         if len(todo) < len(own):
             log.info("%s: reusing the scores of %s (same model, same test images)", variant,
                      ", ".join(r.label for r in own if r not in todo))
+        fresh = scorer.score(ckpt, result.models[variant], todo, {s: test_items[s] for s in styles}, keep, progress) if todo else {}
         for style in styles:
-            if todo:
-                for label, scores in _score_variant(ckpt, todo, test_items[style], keep).items():
-                    cache.put(next(_run_key(r, k, adapts) for r in todo if r.label == label), style, scores)
+            for label, scores in fresh.get(style, {}).items():
+                cache.put(next(run_key(r, k, adapts) for r in todo if r.label == label), style, scores)
             for r in own:
-                result.scores[(r.label, style)] = cache.get(_run_key(r, k, adapts), style)
+                result.scores[(r.label, style)] = cache.get(run_key(r, k, adapts), style)
         cache.save()
         # union selects nothing; K = 1: only polarity decides anything (whether to invert the image back)
-        selecting = [m for m in dict.fromkeys(_selection_key(r, k) for r in own) if m != "union" and (k > 1 or m == "polarity")]
+        selecting = [m for m in dict.fromkeys(selection_key(r, k) for r in own) if m != "union" and (k > 1 or m == "polarity")]
         if selecting and check_images > 0:
             images = [read_image(it["image"]) for it in test_items[source][:check_images]]
             result.checks[variant] = check_selection(ckpt, images, selecting)
-    progress.step(len(variants), len(variants), "scored")
-    if overlays:
-        for row in rows:
-            if row.label in overlays:
-                for style in styles:
-                    _write_overlays(out / "overlays", row.label, test_items[style][:1], result.scores[(row.label, style)][:1])
-    result.seconds = time.time() - t0
-    write_text(out / "results.json", json.dumps(results_json(result), indent=1, default=float), overwrite=True)
-    return result
 
 
 def results_json(result: StudyResult) -> dict:
