@@ -10,7 +10,7 @@ HELP = "The generalisation benchmark: the paper's ablation, the baselines and ou
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/ablation")
-    p.add_argument("--profile", choices=["quick", "full"], help="quick: the 2-core CPU profile (27-32 minutes on 2 idle cores, by CPU); "
+    p.add_argument("--profile", choices=["quick", "full"], help="quick: the 2-core CPU profile (about 25 minutes on 2 idle cores); "
                    "full: every style at full size with leave-one-style-out (a GPU). Default: full")
     p.add_argument("--quick", action="store_true", help="same as --profile quick")
     p.add_argument("--rows", choices=["quick", "all"], help="quick: the default, the paper's MLN-net and the baselines; "

@@ -1,8 +1,8 @@
 """Experiment sizes as data: `demo` and `quick` run on a 2-core CPU, `full` is for a GPU.
 
-Measured (2 idle cores, fresh folders, with the test-time augmentation): `make demo` 12.8 min on the earlier
-machine, 14.3 min on an AMD EPYC (four trainings, 5 test images per style, the eight real films); `ablation
---profile quick` 26.8 and 31.6 min (five trainings, 20 test images per style)."""
+Measured (2 idle cores, fresh folders, test images scored in worker processes): `make demo` 12.0 min and
+`ablation --profile quick` 24.6 min on an AMD EPYC (four / five trainings, 5 / 20 test images per style; the
+demo also the eight real films); 14.3 and 31.6 min there scored in one process."""
 
 from __future__ import annotations
 
