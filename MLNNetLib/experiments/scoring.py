@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-MAX_WORKERS = 8  # one model and one image each (about 0.5 GB); more cores than this stay free
+MAX_WORKERS = 8  # each holds one model and one image; more cores than this stay free
 # glibc malloc in the workers: keep freed memory instead of returning every large block to the kernel. A
 # one-thread worker otherwise maps and faults in fresh pages for each batch's activations (tens of MB, above
 # glibc's mmap threshold): measured on 6 images of the default model, 4.5 s of 24.6 s were system time, 0.85
