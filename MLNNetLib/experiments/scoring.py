@@ -3,9 +3,10 @@
 Per image, each prediction some row needs is made once (a K = 2 model's branches, a K = 1 model's input
 sense, each test-time setting), then every row is scored from them. On a CPU the images go to worker
 processes with one PyTorch thread each. Why: a 2-core CPU running one process with two intra-op threads sits
-partly idle in the Python-side preparation, the selection and the metrics, and small-tile convolutions and
-attention scale poorly across threads: two one-thread processes scored 1.8x the images per second of one
-two-thread process for the Swin-Unet Basenet and 1.2x for the default (measured 2026-12-03, AMD EPYC, 2 cores).
+partly idle in the Python-side preparation, the selection and the metrics, and the Swin-Unet's small attention
+matrices scale poorly across threads. Whole quick-profile runs (2026-12-03, AMD EPYC, 2 cores), minutes to score
+each model's 180 test images, one process / workers / workers with WORKER_MALLOC: Basenet 3.1 / 2.3 / 1.85,
+MLN-net 3.45 / 3.4 / 2.25, the default (four transforms per tile, and its no-TTA row) 5.6 / 5.5 / 4.4.
 One thread per worker also makes the scores independent of the core count: with torch's default (one thread
 per core) the sums inside a convolution run in another order on another machine (probabilities differ by up
 to 4e-5 between one and two threads).
