@@ -74,3 +74,15 @@ def random_curves(n_pairs: int, seed: int) -> list[Curve]:
         raise ValueError("random_curves: need at least one control-point pair")
     rng = np.random.default_rng(seed)
     return [((float(a), 1.0 - float(a)), (1.0 - float(a), float(a))) for a in rng.uniform(0.0, 0.5, n_pairs)]
+
+
+def random_curve(rng: np.random.Generator, spread: float = 0.3) -> Curve:
+    """One curve of the family ((a, 1 - a), (b, 1 - b)), a, b ~ U(0.5 - spread, 0.5 + spread).
+
+    The family holds the identity (a = b = 0.5) and the paper's two curves (a, b = 0.3, 0.7 and 0.7, 0.3) and
+    everything between: S-shaped, inverse-S, and concave or convex ones that brighten or darken the mid-tones.
+    """
+    if not 0.0 <= spread <= 0.5:
+        raise ValueError(f"spread={spread} must lie in [0, 0.5]")
+    a, b = rng.uniform(0.5 - spread, 0.5 + spread, 2)
+    return (float(a), 1.0 - float(a)), (float(b), 1.0 - float(b))

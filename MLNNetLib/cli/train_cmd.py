@@ -43,6 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(scale+crop, blur, sharpen, grayscale, histogram, affine, copy-paste)")
     p.add_argument("--stacked-augment", action="store_true", help="BigAug deep stacked transformations of every tile "
                    "(rotation, scaling, resolution, blur, sharpen, noise, brightness, contrast, gamma; p=0.5 each)")
+    p.add_argument("--random-curves", dest="curve_augment", action="store_true", help="each tile through a random "
+                   "monotone Bézier intensity curve (p = 2/3; for single-branch networks, no inversion; the variant "
+                   "pro_unext-lcn-curves sets it)")
     p.add_argument("--recipe", choices=sorted(RECIPES), help="a paper's whole training recipe; pro_unext = seed 002: "
                    "Pro_UNeXt with the paper's widths, focal + Dice then HD fine-tuning, calcification-aware augmentation")
     p.add_argument("--init", metavar="PATH", help="start the Swin-Unet from local timm/Microsoft Swin weights "
@@ -82,10 +85,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     num_domains, augment = args.num_domains, not args.no_augment
     stacked = getattr(args, "stacked_augment", False)
+    curves = getattr(args, "curve_augment", False)
     arch = getattr(args, "arch", None)
     if args.variant:
         num_domains, augment = VARIANTS[args.variant]["num_domains"], VARIANTS[args.variant]["augment"]
         stacked = stacked or VARIANTS[args.variant].get("stacked_augment", False)
+        curves = curves or VARIANTS[args.variant].get("curve_augment", False)
         if getattr(args, "input_norm", None) is None:
             args.input_norm = VARIANTS[args.variant].get("input_norm")
         if arch is None and VARIANTS[args.variant].get("arch", "swin_unet") != "swin_unet":
@@ -94,7 +99,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         data=args.data, out=args.out, source_domain=args.source_domain, config=config, arch=get_config(config).arch,
         num_domains=num_domains, finetune_hd_epochs=getattr(args, "finetune_hd_epochs", 0),
-        recipe_augment=getattr(args, "recipe_augment", False), stacked_augment=stacked,
+        recipe_augment=getattr(args, "recipe_augment", False), stacked_augment=stacked, curve_augment=curves,
         augment=augment, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, loss=args.loss,
         ema_decay=getattr(args, "ema_decay", 0.0),

@@ -58,6 +58,7 @@ ABLATION_ROWS = [
     Row("Pro_UNeXt-MLN + LCN (polarity)", "pro_unext-mln-lcn", "polarity"),
     Row("Pro_UNeXt-MLN + BigAug + LCN (polarity)", "pro_unext-mln-bigaug-lcn", "polarity"),
     Row("Pro_UNeXt + BigAug + LCN (polarity)", "pro_unext-bigaug-lcn", "polarity"),
+    Row("Pro_UNeXt + LCN + random curves (polarity)", "pro_unext-lcn-curves", "polarity", tta=True),
     Row("Pro_UNeXt + LCN (polarity), stored BN statistics", "pro_unext-lcn", "polarity", adapt=False),
     Row("Pro_UNeXt + LCN (polarity), no test-time augmentation", "pro_unext-lcn", "polarity"),
     Row("Pro_UNeXt + LCN (polarity)", "pro_unext-lcn", "polarity", tta=True),
@@ -139,6 +140,7 @@ def train_config(variant: str, data: Path, out: Path, profile: Profile, source: 
     return TrainConfig(
         data=str(data), out=str(out), source_domain=source, config=config_for_arch(profile.config, arch), arch=arch,
         num_domains=v["num_domains"], augment=v["augment"], stacked_augment=v.get("stacked_augment", False),
+        curve_augment=v.get("curve_augment", False),
         input_norm=v.get("input_norm"),
         epochs=profile.epochs, steps_per_epoch=profile.steps_per_epoch, batch_size=profile.batch_size, lr=profile.lr,
         warmup_steps=profile.warmup_steps, loss=profile.loss, seed=seed, device=device,

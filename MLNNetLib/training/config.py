@@ -23,6 +23,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "pro_unext-mln-bigaug-lcn": {"num_domains": 2, "augment": True, "stacked_augment": True, "arch": "pro_unext",
                                  "input_norm": "local"},
     "pro_unext-lcn": {"num_domains": 1, "augment": False, "arch": "pro_unext", "input_norm": "local"},
+    # the same, each tile through a random Bézier curve (the source-similar half of MLN-net's augmentation; the
+    # inverted half is undone at test time by the polarity reading); measured, not the default (docs/decisions.md)
+    "pro_unext-lcn-curves": {"num_domains": 1, "augment": False, "curve_augment": True, "arch": "pro_unext",
+                             "input_norm": "local"},
     "pro_unext-bigaug-lcn": {"num_domains": 1, "augment": False, "stacked_augment": True, "arch": "pro_unext",
                              "input_norm": "local"},
     "pro_unext-mln-lcn": {"num_domains": 2, "augment": True, "arch": "pro_unext", "input_norm": "local"},
@@ -49,6 +53,7 @@ class TrainConfig:
     finetune_hd_epochs: int = 0  # seed 002: the last N epochs fine-tune with the HD loss (focal + Dice + HD)
     recipe_augment: bool = False  # seed 002 §2.1 calcification-aware augmentation incl. copy-paste
     stacked_augment: bool = False  # BigAug deep stacked transformations of every tile (training/bigaug.py)
+    curve_augment: bool = False  # each tile through a random Bézier curve, no inversion (training/curve_sampler.py)
     recipe: str | None = None  # a named recipe (training/recipe/presets.py, e.g. "pro_unext") setting the above
     init: str | None = None  # local timm/Microsoft Swin weights to start the Swin-Unet from (nothing is downloaded)
     skip: str | None = None  # Swin-Unet skip wiring override ("stage_input" official, "stage_output"); None = config's

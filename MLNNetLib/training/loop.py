@@ -99,7 +99,7 @@ def _header(cfg: TrainConfig, model: torch.nn.Module, spacing, data: TrainingDat
         "config": model.config.to_dict(),
         "num_domains": cfg.num_domains,
         "spacing_mm": list(spacing),
-        "augmentation": {"enabled": cfg.augment, "curves": [list(map(list, c)) for c in _curves(cfg)], "inversion": "inside breast, background kept", "recipe": cfg.recipe_augment, "stacked": cfg.stacked_augment},
+        "augmentation": {"enabled": cfg.augment, "curves": [list(map(list, c)) for c in _curves(cfg)], "inversion": "inside breast, background kept", "recipe": cfg.recipe_augment, "stacked": cfg.stacked_augment, "random_curves": cfg.curve_augment},
         "training": {
             "source_domain": data.plan.domain,
             "data": str(cfg.data),
@@ -187,6 +187,10 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         from MLNNetLib.training.bigaug import BigAugSampler
 
         sampler = BigAugSampler(sampler)
+    if cfg.curve_augment:  # a random Bézier curve per tile, for single-branch networks (no inversion)
+        from MLNNetLib.training.curve_sampler import CurveSampler
+
+        sampler = CurveSampler(sampler)
     loss_for_epoch(cfg.loss, cfg.epochs, cfg.finetune_hd_epochs, 0)  # refuse a bad fine-tuning length early
     vset = build_validation(val_cases, tile, cfg.val_tiles, cfg.seed, cfg.num_domains, cfg.augment)
     curves = _curves(cfg)
